@@ -1,0 +1,206 @@
+"""The custody log: one signed event per line, RFC 8785 canonical JSON, append-only.
+
+Each line is a leaf of an RFC 9162 Merkle tree (the leaf data is the line's bytes without its
+newline). Every event carries its sequence number (= its leaf index), the actor's key
+fingerprint, and the actor's SSHSIG signature over the canonical JSON of the event without its
+``sig`` field. A command that appends events ends by signing a checkpoint over the whole tree
+(:meth:`LogWriter.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+
+from archive import faults, merkle, sshsig
+from archive.checkpoint import Checkpoint, sign_checkpoint
+from archive.fsutil import fsync_dir, write_atomic
+from archive.identity import Signer
+from constancia.errors import FormatError, StorageError
+
+#: The SSHSIG namespace of event signatures.
+EVENT_NAMESPACE = "constancia-event"
+EVENT_FIELDS = ("action", "actor", "artefact", "details", "seq", "sig", "time")
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC with a 'Z', to the microsecond."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(value: Any) -> bytes:
+    """RFC 8785 canonical JSON."""
+    return bytes(rfc8785.dumps(value))
+
+
+def signing_payload(event: Mapping[str, Any]) -> bytes:
+    """The bytes an event's signature covers: the canonical event without ``sig``."""
+    return canonical({k: v for k, v in event.items() if k != "sig"})
+
+
+@dataclass(frozen=True)
+class LogLines:
+    """The log as stored: complete lines (without newline) and any torn tail."""
+
+    lines: list[bytes]
+    torn: bytes  # bytes after the last newline: an interrupted append
+
+
+def read_lines(path: Path) -> LogLines:
+    """Read the log file; a missing file reads as empty."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return LogLines([], b"")
+    end = data.rfind(b"\n") + 1
+    body, torn = data[:end], data[end:]
+    lines = body.split(b"\n")[:-1] if body else []
+    return LogLines(lines, torn)
+
+
+def parse_event(line: bytes) -> dict[str, Any]:
+    """Parse one line: canonical JSON of an object with exactly the event fields."""
+    import json
+
+    try:
+        event = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FormatError(f"not JSON ({e.__class__.__name__})") from None
+    if not isinstance(event, dict) or tuple(sorted(event)) != EVENT_FIELDS:
+        raise FormatError("not a custody event (fields differ)")
+    if canonical(event) != line:
+        raise FormatError("not in RFC 8785 canonical form")
+    actor = event["actor"]
+    if (
+        not isinstance(event["seq"], int)
+        or isinstance(event["seq"], bool)
+        or not isinstance(event["action"], str)
+        or not isinstance(actor, dict)
+        or not isinstance(actor.get("key"), str)
+        or not isinstance(event["sig"], str)
+        or not isinstance(event["details"], dict)
+    ):
+        raise FormatError("a field of the event has the wrong type")
+    return event
+
+
+def event_signer_key(event: Mapping[str, Any]) -> bytes:
+    """Check an event's signature; return the raw public key that made it (SignatureError)."""
+    try:
+        blob = base64.b64decode(event["sig"], validate=True)
+    except ValueError:
+        blob = b""
+    return sshsig.verify(signing_payload(event), blob, EVENT_NAMESPACE)
+
+
+class LogWriter:
+    """Appends signed events and signs checkpoints. Use only while holding the archive lock."""
+
+    def __init__(self, log_path: Path, checkpoints_dir: Path, origin: str) -> None:
+        self.path = log_path
+        self.checkpoints_dir = checkpoints_dir
+        self.origin = origin
+        stored = read_lines(log_path)
+        if stored.torn:
+            raise StorageError(
+                "the custody log ends in an interrupted write",
+                path=log_path,
+                hint="run any writing command (it repairs this) or `constancia verify`",
+            )
+        self.tree = merkle.TreeBuilder()
+        last_seq = -1
+        for line in stored.lines:
+            self.tree.append(line)
+        if stored.lines:
+            last_seq = parse_event(stored.lines[-1])["seq"]
+        self.next_seq = last_seq + 1
+        self._pending: list[bytes] = []
+        self._signed_size = _stored_checkpoint_size(checkpoints_dir.parent / "checkpoint")
+
+    @property
+    def size(self) -> int:
+        """Events written plus events waiting to be flushed."""
+        return self.tree.size
+
+    def add(
+        self,
+        signer: Signer,
+        action: str,
+        artefact: str | None,
+        details: Mapping[str, Any],
+        *,
+        time: str | None = None,
+    ) -> dict[str, Any]:
+        """Sign one event and queue it; :meth:`flush` writes it."""
+        ident = signer.identity
+        event: dict[str, Any] = {
+            "action": action,
+            "actor": {"key": ident.fingerprint, "name": ident.name},
+            "artefact": artefact,
+            "details": dict(details),
+            "seq": self.next_seq,
+            "time": time or utc_now(),
+        }
+        blob = signer.sign_sshsig_blob(signing_payload(event), EVENT_NAMESPACE)
+        event["sig"] = base64.b64encode(blob).decode("ascii")
+        line = canonical(event)
+        self._pending.append(line)
+        self.tree.append(line)
+        self.next_seq += 1
+        return event
+
+    def flush(self) -> None:
+        """Append every queued event with one write and fsync it."""
+        if not self._pending:
+            return
+        data = b"".join(line + b"\n" for line in self._pending)
+        new = not self.path.exists()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError as e:
+            raise StorageError(f"could not append to the custody log ({e.strerror})") from e
+        finally:
+            os.close(fd)
+        if new:
+            fsync_dir(self.path.parent)
+        self._pending.clear()
+
+    def checkpoint(self, signer: Signer) -> Checkpoint:
+        """Flush, then sign a checkpoint over the whole log and store it twice:
+        ``checkpoints/N`` (kept forever) and ``checkpoint`` (the latest)."""
+        self.flush()
+        cp = Checkpoint(self.origin, self.tree.size, self.tree.root())
+        note = sign_checkpoint(cp, self.origin, signer.private_key).encode("utf-8")
+        self.checkpoints_dir.mkdir(exist_ok=True)
+        write_atomic(self.checkpoints_dir / str(cp.size), note)
+        faults.point("between-checkpoint-files")
+        write_atomic(self.checkpoints_dir.parent / "checkpoint", note)
+        self._signed_size = cp.size
+        return cp
+
+    def checkpoint_if_needed(self, signer: Signer) -> Checkpoint | None:
+        """Sign a checkpoint unless the latest one already covers the whole log."""
+        self.flush()
+        if self._signed_size == self.tree.size:
+            return None
+        return self.checkpoint(signer)
+
+
+def _stored_checkpoint_size(path: Path) -> int | None:
+    """The tree size the latest checkpoint names (unverified: only to skip re-signing)."""
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+        return int(lines[1])
+    except (OSError, UnicodeDecodeError, IndexError, ValueError):
+        return None

@@ -1,0 +1,5 @@
+"""`python -m constancia`: the same as the `constancia` command."""
+
+from constancia.cli import main
+
+main()
