@@ -19,66 +19,54 @@ def _people(value: Any) -> str:
     return "; ".join(parts)
 
 
+_SHOWN = (
+    "date", "created", "language", "places", "sensitivity", "source", "collected_by",
+    "consent", "tags", "description",
+)  # fmt: skip
+
+
+def _row(label: str, value: object) -> str:
+    return f"{label:<13}{value}"
+
+
 def record_text(record: Mapping[str, Any]) -> str:
     md = record.get("metadata", {})
     orig = record.get("original", {})
     ing = record.get("ingested", {})
+    by = ing.get("by", {})
     lines = [
-        f"ID          {record.get('id')}",
-        f"title       {md.get('title', '(untitled)')}",
-        f"kind        {record.get('kind')}",
-        f"file        {orig.get('name')}  ({orig.get('media_type')}, {orig.get('size')} bytes)",
-        f"sha256      {orig.get('sha256')}",
-        f"record      version {record.get('version')}",
-        f"ingested    {ing.get('at')} by {ing.get('by', {}).get('name')} "
-        f"({ing.get('by', {}).get('key')}) on {ing.get('host')}",
-        f"from        {ing.get('source')}",
+        _row("ID", record.get("id")),
+        _row("title", md.get("title", "(untitled)")),
+        _row("kind", record.get("kind")),
+        _row("file", f"{orig.get('name')}  ({orig.get('media_type')}, {orig.get('size')} bytes)"),
+        _row("sha256", orig.get("sha256")),
+        _row("record", f"version {record.get('version')}"),
+        _row(
+            "ingested",
+            f"{ing.get('at')} by {by.get('name')} ({by.get('key')}) on {ing.get('host')}",
+        ),
+        _row("from", ing.get("source")),
     ]
-    for key in (
-        "date",
-        "created",
-        "language",
-        "places",
-        "sensitivity",
-        "source",
-        "collected_by",
-        "consent",
-        "tags",
-        "description",
-    ):
+    for key in _SHOWN:
         if key in md:
             value = md[key]
-            text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-            lines.append(f"{key:<11} {text}")
+            lines.append(
+                _row(key, ", ".join(map(str, value)) if isinstance(value, list) else value)
+            )
     if "people" in md:
-        lines.append(f"{'people':<11} {_people(md['people'])}")
-    known = {
-        "title",
-        "kind",
-        "date",
-        "created",
-        "language",
-        "places",
-        "sensitivity",
-        "source",
-        "collected_by",
-        "consent",
-        "tags",
-        "description",
-        "people",
-    }
-    for key in sorted(set(md) - known):
-        lines.append(f"{key:<11} {md[key]}")
-    tech = record.get("technical") or {}
+        lines.append(_row("people", _people(md["people"])))
+    for key in sorted(set(md) - {*_SHOWN, "title", "kind", "people"}):
+        lines.append(_row(key, md[key]))
+    tech = _flatten(record.get("technical") or {})
     if tech:
         lines.append(
-            "technical   "
-            + ", ".join(
-                f"{k}={v}" for k, v in sorted(tech.items()) if not isinstance(v, dict | list)
+            _row(
+                "technical",
+                ", ".join(f"{k}={v}" for k, v in sorted(tech.items()) if not isinstance(v, list)),
             )
         )
     for w in record.get("warnings", []):
-        lines.append(f"warning     {w}")
+        lines.append(_row("warning", w))
     return "\n".join(lines)
 
 
@@ -97,3 +85,14 @@ def event_text(event: Mapping[str, Any]) -> str:
     art_text = f" [{art[:12]}]" if isinstance(art, str) else ""
     actor = event.get("actor", {}).get("name")
     return f"#{event.get('seq'):<5} {event.get('time')}  {actor}: {what}{art_text}"
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"gps": {"latitude": 1}} -> {"gps.latitude": 1}, for one line of text."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

@@ -234,7 +234,7 @@ class _Run:
         os.rename(tmp, content)
         with open(content, "rb") as f:
             head = f.read(8192)
-        media_type = detect_media_type(cand.path, head)
+        media_type = detect_media_type(content, head)
         technical = extract_technical(content, media_type)
         ident = self.signer.identity
         now = utc_now()
@@ -373,14 +373,6 @@ def ingest_paths(
         with contextlib.suppress(OSError):
             total += c.path.lstat().st_size
     results: list[FileResult] = []
-    for skipped in (i for i in items if isinstance(i, Skipped)):
-        results.append(
-            FileResult(
-                display(skipped.path),
-                skipped.status,
-                error=f"{display(skipped.path)}: {skipped.reason}",
-            )
-        )
     with archive.lock(wait=wait, on_wait=on_wait):
         notes = archive.recover()
         writer = archive.log_writer()
@@ -388,12 +380,16 @@ def ingest_paths(
         progress.start(len(candidates), total)
         batch_bytes = 0
         try:
-            for cand in candidates:
-                result = run.ingest_file(cand, meta or {}, progress.advance)
+            for item in items:
+                if isinstance(item, Skipped):
+                    where = display(item.path)
+                    results.append(FileResult(where, item.status, error=f"{where}: {item.reason}"))
+                    continue
+                result = run.ingest_file(item, meta or {}, progress.advance)
                 results.append(result)
                 progress.done(result)
                 if result.status == "ingested":
-                    batch_bytes += cand.path.lstat().st_size
+                    batch_bytes += item.path.lstat().st_size
                 if len(run.staged) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
                     run.commit_batch()
                     batch_bytes = 0
