@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archive.fsutil import fsync_dir, write_atomic
+from archive.fsutil import fsync_dir, write_atomic, write_file
 from archive.hashing import sha512_hex
 from archive.ocfl_inventory import INVENTORY_TYPE, parse_inventory
 
@@ -134,16 +134,19 @@ def _stray_content(content_dir: Path, listed: set[Path]) -> list[Path]:
 
 
 def _write_inventories(
-    object_dir: Path, version_dir: Path, inv: dict[str, Any], fsync: bool
+    object_dir: Path, version_dir: Path, inv: dict[str, Any], fsync: bool, *, new: bool = False
 ) -> None:
+    """``new``: the object is being built in a private staging folder (renamed into place
+    whole), so plain creation suffices; otherwise each file is replaced atomically."""
     data = inventory_bytes(inv)
     side = sidecar_bytes(data)
     version_dir.mkdir(exist_ok=True)
-    write_atomic(version_dir / INVENTORY, data, fsync=fsync)
-    write_atomic(version_dir / SIDECAR, side, fsync=fsync)
+    write = write_file if new else write_atomic
+    write(version_dir / INVENTORY, data, fsync=fsync)
+    write(version_dir / SIDECAR, side, fsync=fsync)
     # The root sidecar is written last: a crash before it is detected and rolled back.
-    write_atomic(object_dir / INVENTORY, data, fsync=fsync)
-    write_atomic(object_dir / SIDECAR, side, fsync=fsync)
+    write(object_dir / INVENTORY, data, fsync=fsync)
+    write(object_dir / SIDECAR, side, fsync=fsync)
 
 
 def write_new_object(
@@ -195,8 +198,8 @@ def write_new_object(
         "type": INVENTORY_TYPE,
         "versions": {"v1": _version_block(state, created, message, user_name, user_address)},
     }
-    write_atomic(object_dir / OBJECT_NAMASTE, b"ocfl_object_1.1\n", fsync=fsync)
-    _write_inventories(object_dir, object_dir / "v1", inv, fsync)
+    write_file(object_dir / OBJECT_NAMASTE, b"ocfl_object_1.1\n", fsync=fsync)
+    _write_inventories(object_dir, object_dir / "v1", inv, fsync, new=True)
     return inv
 
 

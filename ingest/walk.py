@@ -12,7 +12,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from artefacts.metadata import find_sidecar, is_sidecar
+from artefacts.companions import sidecar_name_for
+from artefacts.metadata import is_sidecar
 from constancia.errors import UsageError
 
 
@@ -75,11 +76,20 @@ def collect(
         elif p.is_dir():
             _walk(p.absolute(), out, root, include_hidden)
         else:
-            siblings = set(os.listdir(p.absolute().parent))
+            siblings = _file_names(p.absolute().parent)
             if is_sidecar(p, siblings):
                 continue
             out.append(_file(p.absolute(), siblings))
     return out
+
+
+def _file_names(folder: Path) -> set[str]:
+    """Names of the regular files in a folder (what a sidecar can belong to)."""
+    try:
+        with os.scandir(folder) as it:
+            return {e.name for e in it if e.is_file(follow_symlinks=False)}
+    except OSError:
+        return set()
 
 
 def _file(path: Path, siblings: set[str]) -> Candidate | Skipped:
@@ -89,7 +99,8 @@ def _file(path: Path, siblings: set[str]) -> Candidate | Skipped:
         return Skipped(path, f"cannot be read ({e.strerror})", "rejected")
     if not stat.S_ISREG(st.st_mode):
         return Skipped(path, "is not a regular file (a device, pipe or socket)", "rejected")
-    return Candidate(path, find_sidecar(path))
+    side = sidecar_name_for(path.name, siblings)
+    return Candidate(path, path.parent / side if side is not None else None)
 
 
 def _walk(folder: Path, out: list[Candidate | Skipped], archive: Path, hidden: bool) -> None:
@@ -97,18 +108,19 @@ def _walk(folder: Path, out: list[Candidate | Skipped], archive: Path, hidden: b
         out.append(Skipped(folder, "is the archive itself; it was left out"))
         return
     try:
-        names = sorted(os.listdir(folder), key=os.fsencode)
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: os.fsencode(e.name))
     except OSError as e:
         out.append(Skipped(folder, f"cannot be listed ({e.strerror})", "rejected"))
         return
-    siblings = set(names)
-    for name in names:
-        if name.startswith(".") and not hidden:
+    files = {e.name for e in entries if e.is_file(follow_symlinks=False)}
+    for entry in entries:
+        if entry.name.startswith(".") and not hidden:
             continue
-        path = folder / name
-        if path.is_symlink():
+        path = folder / entry.name
+        if entry.is_symlink():
             out.append(Skipped(path, "is a symbolic link; links are never followed"))
-        elif path.is_dir():
+        elif entry.is_dir(follow_symlinks=False):
             _walk(path, out, archive, hidden)
-        elif not is_sidecar(path, siblings):
-            out.append(_file(path, siblings))
+        elif not is_sidecar(path, files):
+            out.append(_file(path, files))

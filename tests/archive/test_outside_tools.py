@@ -144,30 +144,25 @@ def test_ssh_keygen_verifies_a_custody_event(ingested, tmp_path):
     assert out.returncode == 0, out.stderr
 
 
-OPENSSL_RECIPE = r"""
-set -e
-cd "$1"
-sed '/^$/q' custody/checkpoint | sed '$d' > /tmp/cp-body.$$
-grep '^— ' custody/checkpoint | head -n1 | awk '{print $3}' | base64 -d | tail -c 64 \
-  > /tmp/cp-sig.$$
-openssl pkeyutl -verify -pubin -inkey "$2" -rawin -in /tmp/cp-body.$$ -sigfile /tmp/cp-sig.$$
-rm -f /tmp/cp-body.$$ /tmp/cp-sig.$$
-"""
+def _readme_checkpoint_recipe(key: Path) -> str:
+    """The exact shell block README.md gives auditors, with this archive's key."""
+    text = (REPO / "README.md").read_text()
+    blocks = text.split("```sh\n")[1:]
+    (block,) = [b.split("```")[0] for b in blocks if "openssl pkeyutl" in b]
+    lines = [f"KEY={key}" if line.startswith("KEY=") else line for line in block.splitlines()]
+    return "set -e\n" + "\n".join(lines)
 
 
-def test_openssl_verifies_the_checkpoint_by_hand(ingested):
+def test_openssl_verifies_the_checkpoint_with_the_readme_recipe(ingested):
     key = next((ingested / "keys").glob("*.pem"))
-    out = subprocess.run(
-        ["bash", "-c", OPENSSL_RECIPE, "recipe", ingested, key], capture_output=True, text=True
-    )
+    script = _readme_checkpoint_recipe(key)
+    out = subprocess.run(["bash", "-c", script], cwd=ingested, capture_output=True, text=True)
     assert out.returncode == 0 and "Signature Verified Successfully" in out.stdout, out.stderr
     cp = ingested / "custody" / "checkpoint"
     lines = cp.read_text().split("\n")
     lines[1] = str(int(lines[1]) + 1)  # claim one more event than was signed
     cp.write_text("\n".join(lines))
-    bad = subprocess.run(
-        ["bash", "-c", OPENSSL_RECIPE, "recipe", ingested, key], capture_output=True, text=True
-    )
+    bad = subprocess.run(["bash", "-c", script], cwd=ingested, capture_output=True, text=True)
     assert bad.returncode != 0
 
 
