@@ -20,10 +20,10 @@ from typing import Any
 import rfc8785
 
 from archive import faults, merkle, sshsig
-from archive.checkpoint import Checkpoint, sign_checkpoint
-from archive.fsutil import fsync_dir, write_atomic
+from archive.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from archive.fsutil import fsync_dir, temp_name, write_atomic, write_file
 from archive.identity import Signer
-from constancia.errors import FormatError, StorageError
+from constancia.errors import ArchiveDamaged, FormatError, SignatureError, StorageError
 
 #: The SSHSIG namespace of event signatures.
 EVENT_NAMESPACE = "constancia-event"
@@ -103,7 +103,11 @@ def event_signer_key(event: Mapping[str, Any]) -> bytes:
 class LogWriter:
     """Appends signed events and signs checkpoints. Use only while holding the archive lock."""
 
-    def __init__(self, log_path: Path, checkpoints_dir: Path, origin: str) -> None:
+    def __init__(
+        self, log_path: Path, checkpoints_dir: Path, origin: str, custodian: bytes | None = None
+    ) -> None:
+        """``custodian``: the raw public key checkpoints are signed with; given, the log must
+        still hash to the latest checkpoint's root before anything is appended to it."""
         self.path = log_path
         self.checkpoints_dir = checkpoints_dir
         self.origin = origin
@@ -114,15 +118,41 @@ class LogWriter:
                 path=log_path,
                 hint="run any writing command (it repairs this) or `constancia verify`",
             )
+        latest = self._latest_checkpoint(custodian)
         self.tree = merkle.TreeBuilder()
         last_seq = -1
+        root_at_latest = self.tree.root() if latest is not None and latest.size == 0 else None
         for line in stored.lines:
             self.tree.append(line)
+            if latest is not None and self.tree.size == latest.size:
+                root_at_latest = self.tree.root()
+        if latest is not None and root_at_latest != latest.root:
+            # Appending now would bury the damage under a fresh checkpoint.
+            raise ArchiveDamaged(
+                "the custody log no longer matches its latest signed checkpoint "
+                f"({latest.size} events); nothing was written",
+                path=log_path,
+                hint="run `constancia verify` to see what changed, and restore "
+                "custody/log.jsonl from a backup copy of the archive",
+            )
         if stored.lines:
             last_seq = parse_event(stored.lines[-1])["seq"]
         self.next_seq = last_seq + 1
         self._pending: list[bytes] = []
-        self._signed_size = _stored_checkpoint_size(checkpoints_dir.parent / "checkpoint")
+        self._signed_size = latest.size if latest is not None else None
+
+    def _latest_checkpoint(self, custodian: bytes | None) -> Checkpoint | None:
+        path = self.checkpoints_dir.parent / "checkpoint"
+        if custodian is None or not path.exists():
+            return None
+        try:
+            return open_checkpoint(path.read_bytes(), self.origin, custodian)
+        except (SignatureError, FormatError) as e:
+            raise ArchiveDamaged(
+                f"the latest checkpoint does not verify ({e.message}); nothing was written",
+                path=path,
+                hint="run `constancia verify`, and restore custody/ from a backup copy",
+            ) from None
 
     @property
     def size(self) -> int:
@@ -183,7 +213,7 @@ class LogWriter:
         cp = Checkpoint(self.origin, self.tree.size, self.tree.root())
         note = sign_checkpoint(cp, self.origin, signer.private_key).encode("utf-8")
         self.checkpoints_dir.mkdir(exist_ok=True)
-        write_atomic(self.checkpoints_dir / str(cp.size), note)
+        _write_once(self.checkpoints_dir / str(cp.size), note)
         faults.point("between-checkpoint-files")
         write_atomic(self.checkpoints_dir.parent / "checkpoint", note)
         self._signed_size = cp.size
@@ -197,10 +227,21 @@ class LogWriter:
         return self.checkpoint(signer)
 
 
-def _stored_checkpoint_size(path: Path) -> int | None:
-    """The tree size the latest checkpoint names (unverified: only to skip re-signing)."""
+def _write_once(path: Path, data: bytes) -> None:
+    """Store a checkpoint that must never be replaced: an existing one with other bytes means
+    the log was rewritten, and the old checkpoint is the evidence of it."""
+    tmp = temp_name(path)
+    write_file(tmp, data)
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-        return int(lines[1])
-    except (OSError, UnicodeDecodeError, IndexError, ValueError):
-        return None
+        os.link(tmp, path)
+    except FileExistsError:
+        if path.read_bytes() != data:
+            raise ArchiveDamaged(
+                f"checkpoint {path.name} was already issued for a different log; "
+                "it is kept, and nothing was signed",
+                path=path,
+                hint="run `constancia verify`: the custody log has been changed",
+            ) from None
+    finally:
+        tmp.unlink()
+    fsync_dir(path.parent)

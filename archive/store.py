@@ -260,7 +260,11 @@ class Archive:
     # ---- writing --------------------------------------------------------------------------
 
     def log_writer(self) -> LogWriter:
-        return LogWriter(self.log_path, self.checkpoints_dir, self.settings.origin)
+        try:
+            custodian: bytes | None = self.custodian().public_key
+        except (OSError, FormatError):
+            custodian = None
+        return LogWriter(self.log_path, self.checkpoints_dir, self.settings.origin, custodian)
 
     @contextlib.contextmanager
     def lock(

@@ -11,7 +11,7 @@ from archive.identity import Signer
 from archive.store import Archive
 from archive.verify import VerifyReport, check_keys, check_log, verify_archive
 from artefacts.record import parse_record
-from constancia.errors import FormatError
+from constancia.errors import ConstanciaError, FormatError
 
 
 def custody_events(archive: Archive, artefact: str | None = None) -> list[dict[str, Any]]:
@@ -55,13 +55,19 @@ def log_verdict(archive: Archive) -> VerifyReport:
 
 def record_fixity_check(
     archive: Archive, signer: Signer, ids: list[str] | None, *, wait: float = 60.0
-) -> VerifyReport:
+) -> tuple[VerifyReport, ConstanciaError | None]:
     """Verify, then append the outcome as a fixity-check event (as PREMIS records one) and
-    sign a checkpoint. The custodian's scheduled check leaves its own trace."""
+    sign a checkpoint. The custodian's scheduled check leaves its own trace.
+
+    A custody log that no longer matches its checkpoint is never appended to (that would
+    cover the damage with a fresh signature): the report comes back with the refusal."""
     with archive.lock(wait=wait):
         archive.recover()
         report = verify_archive(archive, ids)
-        writer = archive.log_writer()
+        try:
+            writer = archive.log_writer()
+        except ConstanciaError as e:
+            return report, e
         codes = Counter(str(p.code) for p in report.problems)
         writer.add(
             signer,
@@ -77,4 +83,4 @@ def record_fixity_check(
             },
         )
         writer.checkpoint(signer)
-    return report
+    return report, None

@@ -47,6 +47,10 @@ def _emit(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False))
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def _say(message: str) -> None:
     click.echo(message, err=True)
 
@@ -98,6 +102,9 @@ class _Cli(click.Group):
             if os.environ.get("CONSTANCIA_DEBUG") == "1":
                 raise
             _fail(e)
+        except (KeyboardInterrupt, EOFError, click.exceptions.Abort):
+            click.echo("\nconstancia: interrupted", err=True)
+            sys.exit(ExitCode.CANNOT_RUN)
         except OSError as e:
             if os.environ.get("CONSTANCIA_DEBUG") == "1":
                 raise
@@ -108,7 +115,7 @@ class _Cli(click.Group):
             sys.exit(ExitCode.CANNOT_RUN)
 
 
-@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="constancia", cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="constancia")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or messages.")
 @click.option("--traceback", is_flag=True, help="Show Python tracebacks (for developers).")
@@ -302,7 +309,7 @@ def show(artefact: str, archive_path: Path | None, as_json: bool) -> None:
         _emit(view)
         return
     click.echo(record_text(view["record"]))
-    click.echo(f"\nCustody trail ({len(view['custody'])} events):")
+    click.echo(f"\nCustody trail ({_n(len(view['custody']), 'event')}):")
     for event in view["custody"]:
         click.echo("  " + event_text(event))
 
@@ -360,7 +367,9 @@ def verify(
     ids = [archive.resolve_id(a) for a in artefacts] if artefacts else None
     if record_event:
         signer = _custodian_signer(archive)
-        report = record_fixity_check(archive, signer, ids, wait=wait)
+        report, refused = record_fixity_check(archive, signer, ids, wait=wait)
+        if refused is not None:
+            _say(f"constancia: the check was not recorded: {refused}")
     else:
         with archive.lock(wait=wait, shared=True):
             report = verify_archive(archive, ids)
@@ -372,8 +381,13 @@ def verify(
             click.echo(f"{p.code}{where}: {p.message}")
         verdict = "OK" if report.ok else f"{len(report.problems)} problem(s)"
         click.echo(
-            f"{verdict}: {report.artefacts} artefacts, {report.events} custody events, "
-            f"checkpoint {report.checkpoint_size}"
+            f"{verdict}: {_n(report.artefacts, 'artefact')}, "
+            f"{_n(report.events, 'custody event')}, "
+            + (
+                f"checkpoint at {report.checkpoint_size}"
+                if report.checkpoint_size is not None
+                else "no valid checkpoint"
+            )
         )
         if report.only_recoverable:
             _say(

@@ -93,3 +93,7 @@ class ProofError(ConstanciaError):
 
 class StorageError(ConstanciaError):
     """Writing to the archive failed (disk full, permissions)."""
+
+
+class ArchiveDamaged(ConstanciaError):
+    """A writing command found the archive damaged and wrote nothing (run `verify`)."""
