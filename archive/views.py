@@ -9,7 +9,8 @@ from archive import ocfl
 from archive.custody_log import parse_event, read_lines
 from archive.identity import Signer
 from archive.store import Archive
-from archive.verify import VerifyReport, check_keys, check_log, verify_archive
+from archive.verify import verify_archive
+from archive.verify_log import VerifyReport, check_keys, check_log
 from artefacts.record import parse_record
 from constancia.errors import ConstanciaError, FormatError
 

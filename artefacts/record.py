@@ -37,6 +37,7 @@ def build_record(
     technical: Mapping[str, Any],
     ingested: Mapping[str, Any],
     warnings: list[str] | None = None,
+    derived: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of one artefact version; ``ingested`` names who, when and from where."""
     original: dict[str, Any] = {
@@ -60,6 +61,9 @@ def build_record(
         "technical": dict(technical),
         "ingested": dict(ingested),
     }
+    if derived:
+        # Extracted text, previews, transcripts: files in the same object, with digests.
+        record["derived"] = dict(derived)
     if warnings:
         record["warnings"] = list(warnings)
     return record

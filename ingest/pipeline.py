@@ -36,6 +36,7 @@ from artefacts.metadata import guess_kind, load_sidecar, merge_metadata
 from artefacts.record import RECORD_NAMESPACE, build_record, record_bytes
 from constancia import __version__
 from constancia.errors import ConstanciaError, FormatError, MetadataError, StorageError
+from ingest.derived import write_derived
 from ingest.walk import Candidate, Skipped, collect, display
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,9 @@ class _Staged:
 class _Run:
     """One ingest run, holding the archive lock."""
 
-    def __init__(self, archive: Archive, signer: Signer, writer: LogWriter) -> None:
+    def __init__(
+        self, archive: Archive, signer: Signer, writer: LogWriter, *, ocr: bool = True
+    ) -> None:
         self.archive = archive
         self.signer = signer
         self.writer = writer
@@ -125,6 +128,8 @@ class _Run:
         self.staged: list[_Staged] = []
         self.staged_ids: set[str] = set()
         self.arrivals = _known_arrivals(archive)
+        self.ocr = ocr
+        self.new_records: list[tuple[dict[str, Any], str]] = []  # for the search index
         archive.tmp.mkdir(exist_ok=True)
 
     def ingest_file(
@@ -236,6 +241,9 @@ class _Run:
             head = f.read(8192)
         media_type = detect_media_type(content, head)
         technical = extract_technical(content, media_type)
+        derived = write_derived(
+            folder / "v1" / "content", content, media_type, transcript=cand.transcript, ocr=self.ocr
+        )
         ident = self.signer.identity
         now = utc_now()
         name_hex = None
@@ -265,6 +273,7 @@ class _Run:
                 "tool": f"constancia {__version__}",
             },
             warnings=warnings,
+            derived=derived.info,
         )
         rbytes = record_bytes(record)
         sig = self.signer.sign_sshsig(rbytes, RECORD_NAMESPACE).encode("ascii")
@@ -279,6 +288,7 @@ class _Run:
                 ocfl.FileEntry(logical, digests.sha512, digests.sha256),
                 ocfl.FileEntry("record.json", _sha512(rbytes), rsha),
                 ocfl.FileEntry("record.json.sig", _sha512(sig), sha256_hex(sig)),
+                *derived.entries,
             ],
             created=now,
             message=f"ingest of {name}",
@@ -304,6 +314,7 @@ class _Run:
             time=now,
         )
         self.staged.append(_Staged(artefact, folder))
+        self.new_records.append((record, derived.text))
         self.staged_ids.add(artefact)
 
     def commit_batch(self) -> None:

@@ -12,7 +12,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from artefacts.companions import sidecar_name_for
+from artefacts.companions import sidecar_name_for, transcript_name_for
 from artefacts.metadata import is_sidecar
 from constancia.errors import UsageError
 
@@ -23,6 +23,7 @@ class Candidate:
 
     path: Path
     sidecar: Path | None
+    transcript: Path | None = None  # NAME.transcript.txt or NAME.vtt of audio or video
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,12 @@ def _file(path: Path, siblings: set[str]) -> Candidate | Skipped:
     if not stat.S_ISREG(st.st_mode):
         return Skipped(path, "is not a regular file (a device, pipe or socket)", "rejected")
     side = sidecar_name_for(path.name, siblings)
-    return Candidate(path, path.parent / side if side is not None else None)
+    script = transcript_name_for(path.name, siblings)
+    return Candidate(
+        path,
+        path.parent / side if side is not None else None,
+        path.parent / script if script is not None else None,
+    )
 
 
 def _walk(folder: Path, out: list[Candidate | Skipped], archive: Path, hidden: bool) -> None:

@@ -167,10 +167,17 @@ def test_original_changed_with_every_ocfl_digest(run, filled):
     inv = json.loads((obj / "inventory.json").read_text())
     o512, n512 = hashlib.sha512(old).hexdigest(), hashlib.sha512(new).hexdigest()
     o256, n256 = hashlib.sha256(old).hexdigest(), hashlib.sha256(new).hexdigest()
-    inv["manifest"][n512] = inv["manifest"].pop(o512)
+    content, logical = "v1/content/original/tres.txt", "original/tres.txt"
     state = inv["versions"]["v1"]["state"]
-    state[n512] = state.pop(o512)
-    inv["fixity"]["sha256"][n256] = inv["fixity"]["sha256"].pop(o256)
+    for block, old_d, new_d, path in (
+        (inv["manifest"], o512, n512, content),
+        (state, o512, n512, logical),
+        (inv["fixity"]["sha256"], o256, n256, content),
+    ):  # move the original's path to its new digest (its extracted text keeps the old)
+        block[old_d].remove(path)
+        if not block[old_d]:
+            del block[old_d]
+        block[new_d] = [path]
     text = json.dumps(inv, indent=2, sort_keys=True) + "\n"
     for path in (obj / "inventory.json", obj / "v1" / "inventory.json"):
         path.write_text(text)
