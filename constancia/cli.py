@@ -251,6 +251,7 @@ def ingest(
     signer = _custodian_signer(archive)
     quiet = quiet or ctx.obj["quiet"]
     bar = Bar.for_stderr("ingest", quiet)
+    index_bar = Bar.for_stderr("index ", quiet, after=bar)
     try:
         report = ingest_paths(
             archive,
@@ -259,11 +260,13 @@ def ingest(
             meta=meta,
             include_hidden=include_hidden,
             progress=bar,
+            index_progress=index_bar,
             wait=wait,
             on_wait=None if quiet else _say,
         )
     finally:
         bar.close()
+        index_bar.close()
     for note in report.notes:
         _say(f"note: {note}")
     for r in report.results:
@@ -405,6 +408,11 @@ def _fail(e: ConstanciaError) -> NoReturn:
     sys.exit(e.exit_code)
 
 
+def _register_commands() -> None:
+    """Commands kept in their own modules (imported here so they join the group)."""
+    from constancia import cli_search  # noqa: F401
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `constancia` command."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -416,6 +424,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("constancia: interrupted", err=True)
         sys.exit(ExitCode.CANNOT_RUN)
 
+
+_register_commands()
 
 if __name__ == "__main__":
     main()

@@ -18,7 +18,12 @@ def _size(n: float) -> str:
 class Bar:
     """Draws ``label [#####.....] 12/40 files  1.2 MB/3.4 MB`` at most ten times a second."""
 
-    def __init__(self, label: str, *, enabled: bool, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, label: str, *, enabled: bool, stream: TextIO | None = None, after: Bar | None = None
+    ) -> None:
+        """``after``: a bar on the line above, ended when this one starts."""
+        self.after = after
+        self.closed = False
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.label = label
@@ -29,16 +34,23 @@ class Bar:
         self._last = 0.0
 
     @classmethod
-    def for_stderr(cls, label: str, quiet: bool) -> Bar:
-        return cls(label, enabled=not quiet and sys.stderr.isatty())
+    def for_stderr(cls, label: str, quiet: bool, after: Bar | None = None) -> Bar:
+        return cls(label, enabled=not quiet and sys.stderr.isatty(), after=after)
 
     def start(self, files: int, total_bytes: int) -> None:
+        if self.after is not None:
+            self.after.close()
         self.total_files, self.total_bytes = files, total_bytes
         self._draw(force=True)
 
     def advance(self, nbytes: int) -> None:
         self.bytes += nbytes
         self._draw()
+
+    def advance_files(self, n: int) -> None:
+        """``n`` more files done (for work counted in files only, like indexing)."""
+        self.files += n
+        self._draw(force=self.files >= self.total_files)
 
     def done(self, result: Any = None) -> None:
         self.files += 1
@@ -66,6 +78,9 @@ class Bar:
         self.stream.flush()
 
     def close(self) -> None:
-        if self.enabled:
+        if self.closed:
+            return
+        self.closed = True
+        if self.enabled and self._last:
             self.stream.write("\n")
             self.stream.flush()

@@ -37,6 +37,7 @@ from artefacts.record import RECORD_NAMESPACE, build_record, record_bytes
 from constancia import __version__
 from constancia.errors import ConstanciaError, FormatError, MetadataError, StorageError
 from ingest.derived import write_derived
+from ingest.indexing import add_records
 from ingest.walk import Candidate, Skipped, collect, display
 
 log = logging.getLogger(__name__)
@@ -373,6 +374,8 @@ def ingest_paths(
     progress: Progress | None = None,
     wait: float = 60.0,
     on_wait: Callable[[str], None] | None = None,
+    ocr: bool = True,
+    index_progress: Any = None,
 ) -> IngestReport:
     """Ingest files and folders; one checkpoint at the end. ``meta`` applies to every file
     (a file's own sidecar overrides it key by key)."""
@@ -387,7 +390,7 @@ def ingest_paths(
     with archive.lock(wait=wait, on_wait=on_wait):
         notes = archive.recover()
         writer = archive.log_writer()
-        run = _Run(archive, signer, writer)
+        run = _Run(archive, signer, writer, ocr=ocr)
         progress.start(len(candidates), total)
         batch_bytes = 0
         try:
@@ -409,4 +412,22 @@ def ingest_paths(
             run.commit_batch()
             faults.point("before-checkpoint")
             checkpoint = writer.checkpoint_if_needed(signer)
+        # The archive is complete and signed; the index is a cache, so a failure there is a
+        # warning (the next search or `constancia index rebuild` repairs it), never a loss.
+        if index_progress is not None:
+            index_progress.start(len(run.new_records), 0)
+        try:
+            note = add_records(
+                archive,
+                run.new_records,
+                progress=index_progress.advance_files if index_progress else None,
+            )
+        except (ConstanciaError, OSError) as e:
+            notes.append(
+                f"the search index was not updated ({e}); it will catch up on the "
+                "next search, or run `constancia index rebuild`"
+            )
+        else:
+            if note is not None:
+                notes.append(note.message)
     return IngestReport(results, notes, checkpoint.size if checkpoint else None)

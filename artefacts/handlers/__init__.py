@@ -77,8 +77,11 @@ def extract_technical(path: Path, media_type: str) -> dict[str, Any]:
 
 
 def _register_builtin() -> None:
+    from artefacts.extractors import av
     from artefacts.handlers import image, pdf, text
 
+    register("audio/", av.av_technical)
+    register("video/", av.av_technical)
     register("text/", text.text_technical)
     for structured_text in ("application/yaml", "application/json", "application/xml"):
         register(structured_text, text.text_technical)

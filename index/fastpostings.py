@@ -1,0 +1,140 @@
+"""A compact copy of a segment's text postings, for reading a common term in a millisecond.
+
+Whoosh's W3 codec keeps each posting block as a pickled tuple whose values (the positions)
+are one bytes object per posting: reading the 70,000 document numbers of a common word at
+100,000 documents costs ~60 ms of unpickling, even when the positions are not needed. A bulk
+build therefore also writes, per segment, ``MAIN_<segment>.fastpost``: an SQLite file (read
+only through ``immutable=1``, so without locks) with one row per term of the text fields,
+holding the document numbers, term frequencies and positions as packed arrays.
+
+Whoosh names the file with its segment, so it is deleted with it when a merge replaces the
+segment. Segments without one (small incremental ones) are read through Whoosh.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from array import array
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FastPostings", "SidecarReader", "SidecarWriter", "sidecar_name"]
+
+_BIG_ENDIAN = sys.byteorder == "big"
+EXTENSION = ".fastpost"
+
+
+def sidecar_name(segment: Any) -> str:
+    """The file name of a segment's sidecar (starts with the segment's ID, as Whoosh's do)."""
+    return str(segment.make_filename(EXTENSION))
+
+
+def _pack(a: array[int]) -> bytes:
+    if _BIG_ENDIAN:
+        a = array(a.typecode, a)
+        a.byteswap()
+    return a.tobytes()
+
+
+def _unpack(typecode: str, data: bytes) -> array[int]:
+    a = array(typecode, data)
+    if _BIG_ENDIAN:
+        a.byteswap()
+    return a
+
+
+class _Term:
+    __slots__ = ("ids", "offsets", "positions", "tfs")
+
+    def __init__(self) -> None:
+        self.ids: array[int] = array("I")
+        self.tfs: array[int] = array("I")
+        self.offsets: array[int] = array("I", [0])
+        self.positions = bytearray()
+
+
+class SidecarWriter:
+    """Collects the postings of one segment as documents are added, then writes them."""
+
+    def __init__(self, fields: Iterable[str]) -> None:
+        self.fields = frozenset(fields)
+        self._terms: dict[tuple[str, bytes], _Term] = {}
+
+    def add(self, field: str, docnum: int, items: list[tuple[bytes, int, float, bytes]]) -> None:
+        """Record one document's postings of ``field`` (FastText.index output)."""
+        terms = self._terms
+        for tbytes, freq, _weight, value in items:
+            key = (field, tbytes)
+            t = terms.get(key)
+            if t is None:
+                t = terms[key] = _Term()
+            t.ids.append(docnum)
+            t.tfs.append(freq)
+            t.positions += value
+            t.offsets.append(len(t.positions) // 4)
+
+    def write(self, path: Path) -> None:
+        """Write the sidecar file (replaced if it exists)."""
+        path.unlink(missing_ok=True)
+        db = sqlite3.connect(path)
+        try:
+            db.execute("PRAGMA journal_mode=OFF")
+            db.execute("PRAGMA synchronous=OFF")  # a cache: rebuilt if damaged
+            db.execute(
+                "CREATE TABLE postings (field TEXT, term BLOB, ids BLOB, tfs BLOB,"
+                " offsets BLOB, positions BLOB, PRIMARY KEY (field, term)) WITHOUT ROWID"
+            )
+            db.executemany(
+                "INSERT INTO postings VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (f, t, _pack(p.ids), _pack(p.tfs), _pack(p.offsets), bytes(p.positions))
+                    for (f, t), p in self._terms.items()
+                ),
+            )
+            db.commit()
+        finally:
+            db.close()
+        self._terms.clear()
+
+
+class FastPostings:
+    """One term's postings in one segment, read from a sidecar."""
+
+    __slots__ = ("_offsets", "_positions", "ids", "weights")
+
+    def __init__(self, ids: bytes, tfs: bytes, offsets: bytes, positions: bytes) -> None:
+        self.ids: list[int] = _unpack("I", ids).tolist()
+        self.weights: list[float] = list(map(float, _unpack("I", tfs)))
+        self._offsets = offsets
+        self._positions = positions
+
+    def positions_of(self, wanted: set[int]) -> dict[int, array[int]]:
+        """Document number → positions, for the ``wanted`` documents that have the term."""
+        offsets = _unpack("I", self._offsets)
+        positions = _unpack("I", self._positions)
+        index = dict(zip(self.ids, range(len(self.ids)), strict=True))
+        out: dict[int, array[int]] = {}
+        for d in wanted:
+            i = index.get(d)
+            if i is not None:
+                out[d] = positions[offsets[i] : offsets[i + 1]]
+        return out
+
+
+class SidecarReader:
+    """Reads a segment's sidecar; ``get`` returns None for a term it does not hold."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
+
+    def get(self, field: str, term: bytes) -> FastPostings | None:
+        row = self._db.execute(
+            "SELECT ids, tfs, offsets, positions FROM postings WHERE field = ? AND term = ?",
+            (field, term),
+        ).fetchone()
+        return None if row is None else FastPostings(*row)
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,207 @@
+"""Keeping the search index in step with the archive: after ingest, on rebuild, on check.
+
+The index is a cache of the archive (DESIGN.md): everything in it comes from signed records
+and derived text files, so it can always be thrown away and rebuilt. ``index/synced`` records
+how far into the custody log the index has been brought, so a search can tell cheaply whether
+an interrupted ingest left artefacts out, and add them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archive import ocfl
+from archive.custody_log import parse_event
+from archive.fsutil import write_atomic
+from archive.store import Archive
+from artefacts.record import parse_record
+from constancia.errors import ConstanciaError, FormatError
+from index.documents import IndexDoc, doc_from_record
+from index.engine import SearchEngine, build_index, open_index
+from index.query import SearchQuery, SearchResults
+
+log = logging.getLogger(__name__)
+
+SYNCED = "synced.json"
+#: Custody events after which an artefact's index entry must be (re)written.
+_INDEXED_ACTIONS = ("ingest", "metadata-revised", "derived-added", "imported")
+
+
+@dataclass
+class IndexNote:
+    """What was done to the index, for a message on stderr."""
+
+    message: str
+
+
+def _index_path(archive: Archive) -> Path:
+    return archive.index_dir / "whoosh"
+
+
+def _log_bytes(archive: Archive) -> int:
+    try:
+        return archive.log_path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _mark_synced(archive: Archive, log_bytes: int) -> None:
+    archive.index_dir.mkdir(exist_ok=True)
+    write_atomic(archive.index_dir / SYNCED, json.dumps({"log_bytes": log_bytes}).encode())
+
+
+def _synced_bytes(archive: Archive) -> int | None:
+    try:
+        value = json.loads((archive.index_dir / SYNCED).read_text())["log_bytes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, int) else None
+
+
+def artefact_document(archive: Archive, artefact_id: str) -> IndexDoc:
+    """The IndexDoc of one artefact, from its head record and derived text."""
+    folder = archive.object_dir(artefact_id)
+    state = ocfl.head_state(ocfl.read_inventory(folder))
+    record = parse_record((folder / state["record.json"]).read_bytes())
+    text = ""
+    text_info = (record.get("derived") or {}).get("text") or {}
+    path = state.get(str(text_info.get("path", "")))
+    if path is not None:
+        text = (folder / path).read_text(encoding="utf-8", errors="replace")
+    return doc_from_record(record, text)
+
+
+def archive_documents(archive: Archive, ids: Iterable[str] | None = None) -> Iterator[IndexDoc]:
+    """Documents for every artefact (or ``ids``); an unreadable one is skipped with a warning
+    (``constancia verify`` says what is wrong with it)."""
+    for artefact in archive.artefact_ids() if ids is None else ids:
+        try:
+            yield artefact_document(archive, artefact)
+        except (OSError, KeyError, ConstanciaError) as e:
+            log.warning("artefact %s left out of the index: %s", artefact[:16], e)
+
+
+def add_records(
+    archive: Archive,
+    records: list[tuple[dict[str, Any], str]],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> IndexNote | None:
+    """Add freshly ingested artefacts (record, text) to the index. Called under the archive
+    lock at the end of an ingest; a broken or missing index is rebuilt from the archive."""
+    if not records:
+        return None
+    path = _index_path(archive)
+    log_bytes = _log_bytes(archive)
+    try:
+        engine = open_index(path)
+    except ConstanciaError as e:
+        count = build_index(path, archive_documents(archive), progress=progress)
+        _mark_synced(archive, log_bytes)
+        return IndexNote(f"the search index was rebuilt ({e.message}): {count} artefacts")
+    try:
+        engine.add((doc_from_record(r, t) for r, t in records), progress=progress)
+    finally:
+        engine.close()
+    _mark_synced(archive, log_bytes)
+    return None
+
+
+def rebuild(archive: Archive, *, progress: Callable[[int], None] | None = None) -> int:
+    """Rebuild the whole index from the archive (into a new folder, then swapped in)."""
+    log_bytes = _log_bytes(archive)
+    count = build_index(_index_path(archive), archive_documents(archive), progress=progress)
+    _mark_synced(archive, log_bytes)
+    return count
+
+
+def _pending_ids(archive: Archive, since: int) -> list[str]:
+    """Artefacts whose index entries custody events after byte ``since`` call for."""
+    try:
+        with open(archive.log_path, "rb") as f:
+            f.seek(since)
+            tail = f.read()
+    except OSError:
+        return []
+    ids: dict[str, None] = {}
+    for line in tail.split(b"\n"):
+        if not line or not any(f'"action":"{a}"'.encode() in line for a in _INDEXED_ACTIONS):
+            continue
+        try:
+            event = parse_event(line)
+        except FormatError:
+            continue
+        if event["action"] in _INDEXED_ACTIONS and isinstance(event["artefact"], str):
+            ids[event["artefact"]] = None
+    return [i for i in ids if archive.has_artefact(i)]
+
+
+def ensure_current(
+    archive: Archive, *, progress: Callable[[int], None] | None = None
+) -> tuple[SearchEngine, IndexNote | None]:
+    """An open index that covers the whole archive: rebuilt if missing or unreadable, brought
+    up to date if an interrupted ingest left artefacts out. Writing takes the archive lock."""
+    path = _index_path(archive)
+    synced = _synced_bytes(archive)
+    log_bytes = _log_bytes(archive)
+    if synced is not None and synced == log_bytes:
+        try:
+            return open_index(path, readonly=True), None
+        except ConstanciaError:
+            pass
+    with archive.lock():
+        note = None
+        try:
+            engine = open_index(path)
+        except ConstanciaError as e:
+            count = rebuild(archive, progress=progress)
+            note = IndexNote(
+                f"the search index was missing or unreadable ({e.message}); "
+                f"rebuilt it from the archive: {count} artefacts"
+            )
+        else:
+            pending = _pending_ids(archive, synced or 0) if synced is not None else None
+            if pending is None:
+                engine.close()
+                count = rebuild(archive, progress=progress)
+                note = IndexNote(
+                    f"the search index had no sync mark; rebuilt it: {count} artefacts"
+                )
+            else:
+                if pending:
+                    engine.add(archive_documents(archive, pending), progress=progress)
+                    note = IndexNote(f"added {len(pending)} artefact(s) the index had missed")
+                engine.close()
+                _mark_synced(archive, log_bytes)
+    return open_index(path, readonly=True), note
+
+
+def search(archive: Archive, query: SearchQuery) -> tuple[SearchResults, IndexNote | None]:
+    """Search the archive's index (making it current first)."""
+    engine, note = ensure_current(archive)
+    try:
+        return engine.search(query), note
+    finally:
+        engine.close()
+
+
+def check(archive: Archive) -> list[str]:
+    """Drift between the index and the archive: missing, extra or changed artefacts."""
+    expected = {}
+    for artefact in archive.artefact_ids():
+        try:
+            folder = archive.object_dir(artefact)
+            state = ocfl.head_state(ocfl.read_inventory(folder))
+            expected[artefact] = parse_record((folder / state["record.json"]).read_bytes())[
+                "original"
+            ]["sha256"]
+        except (OSError, KeyError, ConstanciaError):
+            expected[artefact] = ""
+    from index.engine import index_is_current
+
+    return index_is_current(_index_path(archive), expected)
