@@ -114,18 +114,45 @@ def index_group() -> None:
 
 
 @index_group.command("rebuild")
+@click.option(
+    "--ocr",
+    is_flag=True,
+    help="Also run OCR on artefacts whose OCR was skipped at "
+    "ingest (adds a version with the text; needs the custodian's key).",
+)
 @ARCHIVE_OPT
 @QUIET_OPT
 @click.pass_context
-def index_rebuild(ctx: click.Context, archive_path: Path | None, quiet: bool) -> None:
-    """Rebuild the index from the archive, in a new folder swapped in at the end."""
+def index_rebuild(ctx: click.Context, ocr: bool, archive_path: Path | None, quiet: bool) -> None:
+    """Rebuild the index from the archive, in a new folder swapped in at the end.
+
+    Artefacts without derived files (ingested before text extraction existed) get them first,
+    as a new version with a re-signed record; that needs the custodian's key."""
+    from constancia.cli import _custodian_signer
     from constancia.progress import Bar
     from ingest.indexing import rebuild
+    from ingest.revise import add_missing_derived, needing_derived
 
     archive = _open(archive_path)
     quiet = quiet or ctx.obj["quiet"]
+    pending = needing_derived(archive, ocr=ocr)
+    signer = _custodian_signer(archive) if pending else None
     bar = Bar.for_stderr("index ", quiet)
     with archive.lock(on_wait=None if quiet else _say):
+        archive.recover()
+        if pending and signer is not None:
+            extract_bar = Bar.for_stderr("extract", quiet)
+            extract_bar.start(len(pending), 0)
+            try:
+                added = add_missing_derived(
+                    archive, signer, pending, ocr=ocr, progress=extract_bar.advance_files
+                )
+            finally:
+                extract_bar.close()
+            _say(
+                f"added derived files to {_n(added, 'artefact')} "
+                f"(of {len(pending)} that lacked them)"
+            )
         bar.start(len(archive.artefact_ids()), 0)
         try:
             count = rebuild(archive, progress=bar.advance_files)
