@@ -34,9 +34,7 @@ def test_ocr_skipped_then_added_by_rebuild(run, archive, tmp_path, monkeypatch):
     _scan(tmp_path / "in" / "escaneo.png", "PNG")
     with monkeypatch.context() as m:
         m.setattr(ocr, "tesseract_available", lambda: (False, "Tesseract is not installed"))
-        (line,) = json_lines(
-            run("ingest", tmp_path / "in", "--archive", archive, "--json").stdout
-        )
+        (line,) = json_lines(run("ingest", tmp_path / "in", "--archive", archive, "--json").stdout)
     art = line["id"]
     record = json.loads(run("show", art, "--archive", archive, "--json").stdout)["record"]
     assert record["derived"]["text"]["ocr"] == "skipped"
@@ -50,6 +48,5 @@ def test_ocr_skipped_then_added_by_rebuild(run, archive, tmp_path, monkeypatch):
     assert [e["action"] for e in shown["custody"]] == ["ingest", "derived-added"]
     assert run("verify", "--archive", archive).exit_code == 0
     obj = next((archive / "objects").rglob("0=ocfl_object_1.1")).parent
-    out = subprocess.run([sys.executable, OCFL_VALIDATE, str(obj)], capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, OCFL_VALIDATE, str(obj)], capture_output=True, text=True)
     assert out.returncode == 0 and "[W" not in out.stdout, out.stdout
