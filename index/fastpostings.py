@@ -5,7 +5,7 @@ are one bytes object per posting: reading the 70,000 document numbers of a commo
 100,000 documents costs ~60 ms of unpickling, even when the positions are not needed. A bulk
 build therefore also writes, per segment, ``MAIN_<segment>.fastpost``: an SQLite file (read
 only through ``immutable=1``, so without locks) with one row per term of the text fields,
-holding the document numbers, term frequencies and positions as packed arrays.
+holding the document numbers, term frequencies and positions as packed, compressed arrays.
 
 Whoosh names the file with its segment, so it is deleted with it when a merge replaces the
 segment. Segments without one (small incremental ones) are read through Whoosh.
@@ -13,8 +13,11 @@ segment. Segments without one (small incremental ones) are read through Whoosh.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import sqlite3
 import sys
+import zlib
 from array import array
 from collections.abc import Iterable
 from pathlib import Path
@@ -60,20 +63,19 @@ class SidecarWriter:
 
     def __init__(self, fields: Iterable[str]) -> None:
         self.fields = frozenset(fields)
-        self._terms: dict[tuple[str, bytes], _Term] = {}
+        self._terms: dict[str, dict[bytes, _Term]] = {f: {} for f in self.fields}
 
     def add(self, field: str, docnum: int, items: list[tuple[bytes, int, float, bytes]]) -> None:
         """Record one document's postings of ``field`` (FastText.index output)."""
-        terms = self._terms
+        terms = self._terms[field]
         for tbytes, freq, _weight, value in items:
-            key = (field, tbytes)
-            t = terms.get(key)
+            t = terms.get(tbytes)
             if t is None:
-                t = terms[key] = _Term()
+                t = terms[tbytes] = _Term()
             t.ids.append(docnum)
             t.tfs.append(freq)
             t.positions += value
-            t.offsets.append(len(t.positions) // 4)
+            t.offsets.append(len(t.positions) >> 2)
 
     def write(self, path: Path) -> None:
         """Write the sidecar file (replaced if it exists)."""
@@ -89,8 +91,16 @@ class SidecarWriter:
             db.executemany(
                 "INSERT INTO postings VALUES (?, ?, ?, ?, ?, ?)",
                 (
-                    (f, t, _pack(p.ids), _pack(p.tfs), _pack(p.offsets), bytes(p.positions))
-                    for (f, t), p in self._terms.items()
+                    (
+                        field,
+                        term,
+                        _squeeze(_deltas(p.ids)),
+                        _squeeze(p.tfs),
+                        _squeeze(_deltas(p.offsets)),
+                        zlib.compress(bytes(p.positions), 1),
+                    )
+                    for field, terms in self._terms.items()
+                    for term, p in terms.items()
                 ),
             )
             db.commit()
@@ -99,21 +109,35 @@ class SidecarWriter:
         self._terms.clear()
 
 
+def _deltas(a: array[int]) -> array[int]:
+    """Differences of consecutive values (ascending input): small numbers compress well."""
+    return array("I", map(operator.sub, a, itertools.chain((0,), a)))
+
+
+def _squeeze(a: array[int]) -> bytes:
+    return zlib.compress(_pack(a), 1)
+
+
+def _expand(data: bytes, deltas: bool = False) -> array[int]:
+    a = _unpack("I", zlib.decompress(data))
+    return array("I", itertools.accumulate(a)) if deltas else a
+
+
 class FastPostings:
     """One term's postings in one segment, read from a sidecar."""
 
     __slots__ = ("_offsets", "_positions", "ids", "weights")
 
     def __init__(self, ids: bytes, tfs: bytes, offsets: bytes, positions: bytes) -> None:
-        self.ids: list[int] = _unpack("I", ids).tolist()
-        self.weights: list[float] = list(map(float, _unpack("I", tfs)))
+        self.ids: list[int] = list(itertools.accumulate(_unpack("I", zlib.decompress(ids))))
+        self.weights: list[float] = list(map(float, _expand(tfs)))
         self._offsets = offsets
         self._positions = positions
 
     def positions_of(self, wanted: set[int]) -> dict[int, array[int]]:
         """Document number → positions, for the ``wanted`` documents that have the term."""
-        offsets = _unpack("I", self._offsets)
-        positions = _unpack("I", self._positions)
+        offsets = _expand(self._offsets, deltas=True)
+        positions = _unpack("I", zlib.decompress(self._positions))
         index = dict(zip(self.ids, range(len(self.ids)), strict=True))
         out: dict[int, array[int]] = {}
         for d in wanted:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import fnmatch
 import io
 import itertools
@@ -10,13 +9,12 @@ import pickle
 import re
 import struct
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from whoosh import query as wq
 
-__all__ = ["Postings", "expand_words", "read_postings", "within"]
+__all__ = ["Postings", "Vocabulary", "expand_words", "read_postings"]
 
 
 @dataclass(frozen=True)
@@ -79,46 +77,74 @@ def read_postings(reader: Any, field: str, text: str | bytes, values: bool = Fal
     return Postings(out_ids, out_weights, out_values)
 
 
-def expand_words(vocabulary: list[str], leaf: Any) -> set[str]:
-    """The words of the sorted ``vocabulary`` that a Prefix, Wildcard or FuzzyTerm matches."""
+_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+class Vocabulary:
+    """The words of an index (the terms of the ``words`` field), for wildcard and fuzzy
+    queries. Prefixes are looked up in each segment's sorted term table; fuzzy terms and
+    leading wildcards need every word, read once per segment (``cache``: segment ID → words,
+    shared by the searchers of one engine, since a segment's terms never change)."""
+
+    def __init__(self, leaves: list[Any], cache: dict[str, frozenset[str]]) -> None:
+        self._leaves = leaves
+        self._cache = cache
+        self._all: set[str] | None = None
+
+    def with_prefix(self, prefix: str) -> set[str]:
+        if self._all is not None or len(prefix) < 2:
+            return {w for w in self.all() if w.startswith(prefix)}
+        found: set[str] = set()
+        for leaf in self._leaves:
+            found.update(t.decode("utf-8") for t in leaf.expand_prefix("words", prefix))
+        return found
+
+    def all(self) -> set[str]:
+        if self._all is None:
+            words: set[str] = set()
+            for leaf in self._leaves:
+                segid = leaf.segment().segment_id()
+                if segid not in self._cache:
+                    lexicon = leaf.lexicon("words")
+                    self._cache[segid] = frozenset(t.decode("utf-8") for t in lexicon)
+                words |= self._cache[segid]
+            self._all = words
+        return self._all
+
+    def near(self, text: str, maxdist: int, prefixlength: int) -> set[str]:
+        """Words within Damerau–Levenshtein distance ``maxdist`` (1 or 2) of ``text`` that
+        share its first ``prefixlength`` letters: the edits of ``text`` that are words."""
+        words = self.all()
+        fixed, rest = text[:prefixlength], text[prefixlength:]
+        ring = {fixed + e for e in _edits(rest)}
+        found = {w for w in ring if w in words}
+        if maxdist > 1:
+            found.update(
+                fixed + e for r in ring for e in _edits(r[prefixlength:]) if fixed + e in words
+            )
+        if text in words:
+            found.add(text)
+        return found
+
+
+def _edits(word: str) -> set[str]:
+    """Every string one deletion, transposition, substitution or insertion from ``word``."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out = {a + b[1:] for a, b in splits if b}
+    out.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
+    out.update(a + c + b[1:] for a, b in splits if b for c in _LETTERS)
+    out.update(a + c + b for a, b in splits for c in _LETTERS)
+    return out
+
+
+def expand_words(vocabulary: Vocabulary, leaf: Any) -> set[str]:
+    """The words of the index that a Prefix, Wildcard or FuzzyTerm on ``words`` matches."""
     text = leaf.text
     if isinstance(leaf, wq.FuzzyTerm):
-        fixed = text[: leaf.prefixlength]
-        near = range(len(text) - leaf.maxdist, len(text) + leaf.maxdist + 1)
-        return {
-            w
-            for w in with_prefix(vocabulary, fixed)
-            if len(w) in near and within(text, w, leaf.maxdist)
-        }
+        return vocabulary.near(text, min(leaf.maxdist, 2), leaf.prefixlength)
     if isinstance(leaf, wq.Prefix):
-        return set(with_prefix(vocabulary, text))
+        return vocabulary.with_prefix(text)
     literal = re.match(r"[^*?]*", text)
     pattern = re.compile(fnmatch.translate(text))
     start = literal.group(0) if literal else ""
-    return {w for w in with_prefix(vocabulary, start) if pattern.match(w)}
-
-
-def with_prefix(vocabulary: list[str], prefix: str) -> Iterator[str]:
-    i = bisect.bisect_left(vocabulary, prefix)
-    while i < len(vocabulary) and vocabulary[i].startswith(prefix):
-        yield vocabulary[i]
-        i += 1
-
-
-def within(a: str, b: str, maxdist: int) -> bool:
-    """Whether the Damerau–Levenshtein distance of a and b is at most ``maxdist``."""
-    if a == b:
-        return True
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cost = ca != cb
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if min(cur) > maxdist:
-            return False
-        prev2, prev = prev, cur
-    return prev[-1] <= maxdist
+    return {w for w in vocabulary.with_prefix(start) if pattern.match(w)}

@@ -25,7 +25,7 @@ from whoosh.util.numeric import byte_to_length
 from constancia.errors import UsageError
 from index.building import sidecar_fields
 from index.fastpostings import FastPostings, SidecarReader, sidecar_name
-from index.postings import Postings, expand_words, read_postings
+from index.postings import Postings, Vocabulary, expand_words, read_postings
 from index.query import (
     Hit,
     SearchQuery,
@@ -56,8 +56,14 @@ TOP_PLACES = 20
 class Searching:
     """Searches on one searcher, with its caches."""
 
-    def __init__(self, searcher: Any, folder: Path | None = None) -> None:
+    def __init__(
+        self,
+        searcher: Any,
+        folder: Path | None = None,
+        word_cache: dict[str, frozenset[str]] | None = None,
+    ) -> None:
         self.searcher = searcher
+        self._word_cache = {} if word_cache is None else word_cache
         self.folder = folder
         self._sidecars: dict[str, SidecarReader | None] = {}
         self._sidecar_fields = frozenset(sidecar_fields(searcher.schema))
@@ -72,7 +78,7 @@ class Searching:
         self._term_ids_held = 0
         self._all: frozenset[int] | None = None
         self._norm_cache: dict[tuple[str, str], list[float]] = {}
-        self._words: list[str] | None = None
+        self._words: Vocabulary | None = None
 
     # -- filters ------------------------------------------------------------------------
 
@@ -368,10 +374,10 @@ class Searching:
             q = wq.AndNot(q, wq.Term("id", VOCABULARY_ID))
         return q
 
-    def _vocabulary(self) -> list[str]:
-        """Every word of the index, sorted (the terms of ``words``), read once."""
+    def _vocabulary(self) -> Vocabulary:
         if self._words is None:
-            self._words = sorted({t.decode("utf-8") for t in self.reader.lexicon("words")})
+            leaves = [leaf for leaf, _ in self.reader.leaf_readers()]
+            self._words = Vocabulary(leaves, self._word_cache)
         return self._words
 
     def _expand_leaf(self, leaf: Any) -> Any:

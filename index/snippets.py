@@ -38,15 +38,20 @@ def snippet(stored: dict[str, Any], group: str, terms: dict[str, set[str]], sche
     folded_wanted = terms.get("words", set()) | terms.get("people", set())
     sounds = terms.get("people_sound", set())
     field = schema[f"body_{group}"]
+    heads = {t[:2] for t in wanted} if all(len(t) >= 2 for t in wanted) else set()
     marks: list[tuple[int, int]] = []
     words = _WORD.finditer(text)
     # Analyse a chunk of words at a time and stop once the window is full: analysing all
     # of a long text for ten hits costs more than the search.
     while chunk := list(itertools.islice(words, _CHUNK)):
-        term_of = field.terms_of(m.group(0) for m in chunk)
+        # Stemming is slow (Snowball in Python): only words that begin as a wanted stem does
+        # can give it (stemmers remove endings; English "y" → "i" changes only the last).
+        term_of = field.terms_of(
+            m.group(0) for m in chunk if not heads or fold(m.group(0)[:3])[:2] in heads
+        )
         for m in chunk:
             word = m.group(0)
-            term = term_of[word]
+            term = term_of.get(word)
             if (
                 (term is not None and term in wanted)
                 or (folded_wanted and fold(word) in folded_wanted)

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from archive import ocfl
 from archive.custody_log import parse_event
@@ -88,13 +87,13 @@ def archive_documents(archive: Archive, ids: Iterable[str] | None = None) -> Ite
 
 def add_records(
     archive: Archive,
-    records: list[tuple[dict[str, Any], str]],
+    ids: list[str],
     *,
     progress: Callable[[int], None] | None = None,
 ) -> IndexNote | None:
-    """Add freshly ingested artefacts (record, text) to the index. Called under the archive
-    lock at the end of an ingest; a broken or missing index is rebuilt from the archive."""
-    if not records:
+    """Add freshly ingested artefacts to the index. Called under the archive lock at the end
+    of an ingest; a broken or missing index is rebuilt from the archive."""
+    if not ids:
         return None
     path = _index_path(archive)
     log_bytes = _log_bytes(archive)
@@ -105,7 +104,7 @@ def add_records(
         _mark_synced(archive, log_bytes)
         return IndexNote(f"the search index was rebuilt ({e.message}): {count} artefacts")
     try:
-        engine.add((doc_from_record(r, t) for r, t in records), progress=progress)
+        engine.add(archive_documents(archive, ids), progress=progress)
     finally:
         engine.close()
     _mark_synced(archive, log_bytes)

@@ -130,7 +130,8 @@ class _Run:
         self.staged_ids: set[str] = set()
         self.arrivals = _known_arrivals(archive)
         self.ocr = ocr
-        self.new_records: list[tuple[dict[str, Any], str]] = []  # for the search index
+        self.new_ids: list[str] = []  # for the search index (read back at the end: memory
+        # stays flat however many files a run holds)
         archive.tmp.mkdir(exist_ok=True)
 
     def ingest_file(
@@ -315,7 +316,7 @@ class _Run:
             time=now,
         )
         self.staged.append(_Staged(artefact, folder))
-        self.new_records.append((record, derived.text))
+        self.new_ids.append(artefact)
         self.staged_ids.add(artefact)
 
     def commit_batch(self) -> None:
@@ -415,11 +416,11 @@ def ingest_paths(
         # The archive is complete and signed; the index is a cache, so a failure there is a
         # warning (the next search or `constancia index rebuild` repairs it), never a loss.
         if index_progress is not None:
-            index_progress.start(len(run.new_records), 0)
+            index_progress.start(len(run.new_ids), 0)
         try:
             note = add_records(
                 archive,
-                run.new_records,
+                run.new_ids,
                 progress=index_progress.advance_files if index_progress else None,
             )
         except (ConstanciaError, OSError) as e:

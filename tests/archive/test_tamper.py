@@ -184,3 +184,18 @@ def test_original_changed_with_every_ocfl_digest(run, filled):
         digest = hashlib.sha512(text.encode()).hexdigest()
         path.with_name("inventory.json.sha512").write_text(f"{digest}  inventory.json\n")
     assert codes(run, filled) == {"RECORD_DIGEST_MISMATCH"}
+
+
+def test_worker_processes_find_exactly_what_one_process_finds(filled):
+    """Large archives are checked in worker processes: same findings, same order."""
+    from archive.store import Archive
+    from archive.verify import verify_archive
+
+    _file(filled, "original/uno.txt").write_bytes(b"otro texto")
+    (_file(filled, "original/dos.txt").parent / "plantado.txt").write_text("x")
+    archive = Archive.open(filled)
+    serial = verify_archive(archive, workers=1)
+    parallel = verify_archive(archive, workers=2)
+    assert {p.code for p in serial.problems} >= {"FIXITY_MISMATCH", "UNEXPECTED_FILE"}
+    assert parallel.problems == serial.problems
+    assert parallel.artefacts == serial.artefacts == 3
