@@ -78,7 +78,10 @@ def doc_from_record(record: Mapping[str, Any], text: str) -> IndexDoc:
             start, end = date_interval(date)
         except EdtfError:
             start = end = None
-    language = _text(meta.get("language")) or None
+    # Declared in the sidecar, else guessed from the text at ingest (so that undeclared Spanish
+    # or English text is still stemmed).
+    derived_text = (record.get("derived") or {}).get("text") or {}
+    language = _text(meta.get("language")) or _text(derived_text.get("language_guess")) or None
     return IndexDoc(
         id=str(record["id"]),
         sha256=_text(original.get("sha256")),

@@ -56,6 +56,8 @@ def write_derived(
     text_info: dict[str, Any] = {"method": extracted.method, "ocr": extracted.ocr}
     if extracted.ocr_reason:
         text_info["ocr_reason"] = extracted.ocr_reason
+    if extracted.language_hint:
+        text_info["language_guess"] = extracted.language_hint
     if extracted.truncated:
         text_info["truncated"] = True
     if extracted.error:

@@ -21,7 +21,7 @@ from archive.store import Archive
 from artefacts.record import parse_record
 from constancia.errors import ConstanciaError, FormatError
 from index.documents import IndexDoc, doc_from_record
-from index.engine import SearchEngine, build_index, open_index
+from index.engine import IndexMissing, SearchEngine, build_index, open_index
 from index.query import SearchQuery, SearchResults
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ def add_records(
     except ConstanciaError as e:
         count = build_index(path, archive_documents(archive), progress=progress)
         _mark_synced(archive, log_bytes)
+        if isinstance(e, IndexMissing):
+            return None  # a new archive's first ingest: nothing to tell
         return IndexNote(f"the search index was rebuilt ({e.message}): {count} artefacts")
     try:
         engine.add(archive_documents(archive, ids), progress=progress)

@@ -107,7 +107,10 @@ def _pdf_string(text: str) -> bytes:
 
 
 def _pdf(objects: list[bytes]) -> bytes:
-    """A PDF 1.4 file of ``objects`` (numbered from 1; 1 is the catalog) with its xref."""
+    """A PDF 1.4 file of ``objects`` (numbered from 1; 1 is the catalog) with its xref, and
+    a document information dictionary that says the file is fictional."""
+    info = b"<< /Subject <FEFF" + NOTICE_EN.encode("utf-16-be").hex().upper().encode() + b"> >>"
+    objects = [*objects, info]
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -118,7 +121,7 @@ def _pdf(objects: list[bytes]) -> bytes:
     out += b"0000000000 65535 f \n"
     for offset in offsets:
         out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1)
+    out += b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\n" % (len(objects) + 1, len(objects))
     out += b"startxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
 
@@ -210,7 +213,9 @@ def make_mural_jpeg(path: Path) -> None:
         tone = (rng.randrange(120, 200), rng.randrange(90, 150), rng.randrange(60, 110))
         draw.ellipse([cx - 28, cy - 36, cx + 28, cy + 36], fill=tone, outline=(40, 30, 30))
         draw.rectangle([cx - 34, cy + 40, cx + 34, cy + 110], fill=(70, 60 + i * 12, 120))
-    img.save(path, "JPEG", quality=75)
+    exif = Image.Exif()
+    exif[0x010E] = NOTICE_EN.replace("—", "-")  # ImageDescription
+    img.save(path, "JPEG", quality=75, exif=exif)
 
 
 def _ocr(png_or_pdf: Path) -> str:
