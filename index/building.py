@@ -137,13 +137,11 @@ def sidecar_fields(schema: Any) -> list[str]:
 
 
 def add_serial(
-    ix: Any,
     writer: Any,
     docs: Iterable[IndexDoc],
     *,
     replace: bool,
     progress: Callable[[int], None] | None,
-    done: int = 0,
 ) -> tuple[int, list[IndexDoc]]:
     """Add ``docs`` with ``writer`` (not committed). Returns the count, and the documents
     whose ID came again in ``docs`` (to be added after the commit: an uncommitted document
@@ -160,7 +158,7 @@ def add_serial(
             writer.delete_by_term("id", doc.id)
         filler.add(doc)
         if progress is not None:
-            progress(done + filler.count)
+            progress(filler.count)
     filler.add_vocabulary()
     return filler.count, again
 
@@ -177,6 +175,8 @@ def _finish_segment(filler: _Filler, folder: Path) -> Any:
     # As MpWriter's sub-writers do: write the segment, leave the table of contents alone.
     segment = filler.writer._finalize_segment()
     if filler.sidecar is not None:
+        folded = filler.writer.schema["words"].terms_of(filler.vocabulary)
+        filler.sidecar.vocabulary = {folded[w] for w in filler.vocabulary if folded[w]}
         filler.sidecar.write(folder / sidecar_name(segment))
     return segment
 

@@ -9,7 +9,11 @@ an index folder must never come from outside (an import must not carry one).
 
 On disk, ``PATH/CURRENT`` names the folder that holds the live Whoosh index
 (``PATH/v-…``). A rebuild writes a new folder and then replaces ``CURRENT`` atomically, so a
-reader sees the old index or the new one, never a half-built one or none.
+reader sees the old index or the new one, never a half-built one or none; an engine opened
+earlier follows the swap at its next search.
+
+Where the time goes, and what is done about it: index.building (writing), index.schema
+(analysis), index.matching (searching), index.fastpostings (reading postings).
 """
 
 from __future__ import annotations
@@ -303,7 +307,7 @@ class WhooshEngine:
         writer = self._writer(limitmb=256)
         try:
             replace = not bulk and self._ix.doc_count_all() > 0
-            count, again = add_serial(self._ix, writer, docs, replace=replace, progress=progress)
+            count, again = add_serial(writer, docs, replace=replace, progress=progress)
             writer.commit(mergetype=_merge_small)
         except BaseException:
             writer.cancel()

@@ -64,6 +64,8 @@ class SidecarWriter:
     def __init__(self, fields: Iterable[str]) -> None:
         self.fields = frozenset(fields)
         self._terms: dict[str, dict[bytes, _Term]] = {f: {} for f in self.fields}
+        #: The segment's vocabulary (terms of ``words``), for wildcard and fuzzy queries.
+        self.vocabulary: set[str] = set()
 
     def add(self, field: str, docnum: int, items: list[tuple[bytes, int, float, bytes]]) -> None:
         """Record one document's postings of ``field`` (FastText.index output)."""
@@ -103,6 +105,9 @@ class SidecarWriter:
                     for term, p in terms.items()
                 ),
             )
+            db.execute("CREATE TABLE vocabulary (words BLOB)")
+            blob = zlib.compress("\n".join(sorted(self.vocabulary)).encode("utf-8"), 1)
+            db.execute("INSERT INTO vocabulary VALUES (?)", (blob,))
             db.commit()
         finally:
             db.close()
@@ -134,17 +139,36 @@ class FastPostings:
         self._offsets = offsets
         self._positions = positions
 
-    def positions_of(self, wanted: set[int]) -> dict[int, array[int]]:
-        """Document number → positions, for the ``wanted`` documents that have the term."""
+    def position_keys(self, shift: int, docs: set[int] | None = None) -> set[int]:
+        """``doc << 32 | position + shift`` for every occurrence (in ``docs`` only, if
+        given). Every step is a C-level iterator: no Python code runs per posting."""
         offsets = _expand(self._offsets, deltas=True)
-        positions = _unpack("I", zlib.decompress(self._positions))
-        index = dict(zip(self.ids, range(len(self.ids)), strict=True))
-        out: dict[int, array[int]] = {}
-        for d in wanted:
-            i = index.get(d)
-            if i is not None:
-                out[d] = positions[offsets[i] : offsets[i + 1]]
-        return out
+        unpacked = _unpack("I", zlib.decompress(self._positions))
+        positions: Iterable[int] = unpacked
+        if docs is not None and len(docs) * 16 < len(self.ids):
+            # A few documents (ranking by proximity): find them, slice their positions.
+            index = dict(zip(self.ids, range(len(self.ids)), strict=True))
+            keys: set[int] = set()
+            for d in docs:
+                i = index.get(d)
+                if i is not None:
+                    base = d << 32 | shift
+                    keys.update(map(base.__add__, unpacked[offsets[i] : offsets[i + 1]]))
+            return keys
+        counts: Iterable[int] = list(map(operator.sub, itertools.islice(offsets, 1, None), offsets))
+        ids: Iterable[int] = self.ids
+        if docs is not None:
+            chosen = list(map(docs.__contains__, self.ids))
+            positions = itertools.compress(
+                positions, itertools.chain.from_iterable(map(itertools.repeat, chosen, counts))
+            )
+            ids = itertools.compress(ids, chosen)
+            counts = itertools.compress(counts, chosen)
+        bases = map(
+            operator.add, map(operator.lshift, ids, itertools.repeat(32)), itertools.repeat(shift)
+        )
+        per_position = itertools.chain.from_iterable(map(itertools.repeat, bases, counts))
+        return set(map(operator.add, per_position, positions))
 
 
 class SidecarReader:
@@ -159,6 +183,11 @@ class SidecarReader:
             (field, term),
         ).fetchone()
         return None if row is None else FastPostings(*row)
+
+    def vocabulary(self) -> frozenset[str]:
+        row = self._db.execute("SELECT words FROM vocabulary").fetchone()
+        text = zlib.decompress(row[0]).decode("utf-8") if row else ""
+        return frozenset(text.split("\n")) - {""}
 
     def close(self) -> None:
         self._db.close()

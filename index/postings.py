@@ -9,6 +9,7 @@ import pickle
 import re
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,14 +82,23 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 class Vocabulary:
-    """The words of an index (the terms of the ``words`` field), for wildcard and fuzzy
-    queries. Prefixes are looked up in each segment's sorted term table; fuzzy terms and
-    leading wildcards need every word, read once per segment (``cache``: segment ID → words,
-    shared by the searchers of one engine, since a segment's terms never change)."""
+    """The words of an index (the terms of ``field``: ``words``, or ``people``), for
+    wildcard and fuzzy queries. Prefixes are looked up in each segment's sorted term table;
+    fuzzy terms and leading wildcards need every word, read once per segment (``cache``:
+    field and segment ID → words, shared by the searchers of one engine, since a segment's
+    terms never change)."""
 
-    def __init__(self, leaves: list[Any], cache: dict[str, frozenset[str]]) -> None:
+    def __init__(
+        self,
+        leaves: list[Any],
+        cache: dict[str, frozenset[str]],
+        stored: Callable[[Any], frozenset[str] | None] = lambda leaf: None,
+        field: str = "words",
+    ) -> None:
+        self.field = field
         self._leaves = leaves
         self._cache = cache
+        self._stored = stored  # a segment's words kept beside it, if any (fastpostings)
         self._all: set[str] | None = None
 
     def with_prefix(self, prefix: str) -> set[str]:
@@ -96,17 +106,20 @@ class Vocabulary:
             return {w for w in self.all() if w.startswith(prefix)}
         found: set[str] = set()
         for leaf in self._leaves:
-            found.update(t.decode("utf-8") for t in leaf.expand_prefix("words", prefix))
+            found.update(t.decode("utf-8") for t in leaf.expand_prefix(self.field, prefix))
         return found
 
     def all(self) -> set[str]:
         if self._all is None:
             words: set[str] = set()
             for leaf in self._leaves:
-                segid = leaf.segment().segment_id()
+                segid = f"{self.field}:{leaf.segment().segment_id()}"
                 if segid not in self._cache:
-                    lexicon = leaf.lexicon("words")
-                    self._cache[segid] = frozenset(t.decode("utf-8") for t in lexicon)
+                    found = self._stored(leaf)
+                    if found is None:
+                        lexicon = leaf.lexicon(self.field)
+                        found = frozenset(t.decode("utf-8") for t in lexicon)
+                    self._cache[segid] = found
                 words |= self._cache[segid]
             self._all = words
         return self._all

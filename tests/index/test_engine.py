@@ -22,6 +22,7 @@ from index.engine import (
     index_is_current,
     open_index,
 )
+from index.fastpostings import SidecarReader, SidecarWriter
 from index.query import SearchQuery
 from index.schema import POSITION_GAP, FastText
 
@@ -160,13 +161,18 @@ def test_sidecars_answer_as_whoosh_does(tmp_path: Path, monkeypatch: pytest.Monk
     build_index(tmp_path / "parallel", docs)
     serial = open_index(tmp_path / "serial")
     parallel = open_index(tmp_path / "parallel")
-    for text in ("casa", '"casa de piedra"', "piedra número2", "númer*", "casa -número1"):
-        a = serial.search(SearchQuery(text, limit=50))
-        b = parallel.search(SearchQuery(text, limit=50))
-        assert a.total == b.total > 0, text
-        assert sorted((h.id, round(h.score, 6)) for h in a.hits) == sorted(
-            (h.id, round(h.score, 6)) for h in b.hits
-        ), text
+    queries = ("casa", '"casa de piedra"', "piedra número2", "númer*", "casa -número1")
+    for round_ in ("built", "after deletions and additions"):
+        for text in (*queries, "numero2~", "*mero2", "nu*"):
+            a = serial.search(SearchQuery(text, limit=50))
+            b = parallel.search(SearchQuery(text, limit=50))
+            assert a.total == b.total > 0, (round_, text)
+            assert sorted((h.id, round(h.score, 6)) for h in a.hits) == sorted(
+                (h.id, round(h.score, 6)) for h in b.hits
+            ), (round_, text)
+        for engine in (serial, parallel):
+            engine.delete(["d01", "d02", "d03"])
+            engine.add([doc("n1", "otra casa de piedra número2")])
 
 
 def test_index_check_reports_drift(tmp_path: Path) -> None:
@@ -246,3 +252,26 @@ def test_parts_are_kept_apart() -> None:
     fast = FastText(folding_analyzer(), "test-parts")
     got = {t.decode(): fast.format.decode_positions(v) for t, _, _, v in fast.index(("a b", "c"))}
     assert got == {"a": [0], "b": [1], "c": [1 + POSITION_GAP + 1]}
+
+
+def test_sidecar_round_trip(tmp_path: Path) -> None:
+    fast = FastText(folding_analyzer(), "test-sidecar")
+    writer = SidecarWriter(["body_xx"])
+    texts = [f"uno dos {'tres ' * (i % 3)}uno" for i in range(40)]
+    for docnum, text in enumerate(texts):
+        writer.add("body_xx", docnum, list(fast.index(text)))
+    writer.vocabulary = {"uno", "dos", "tres"}
+    writer.write(tmp_path / "seg.fastpost")
+    reader = SidecarReader(tmp_path / "seg.fastpost")
+    post = reader.get("body_xx", b"uno")
+    assert post is not None and post.ids == list(range(40))
+    assert post.weights == [2.0] * 40
+    assert reader.get("body_xx", b"cuatro") is None
+    assert reader.vocabulary() == {"uno", "dos", "tres"}
+    everything = post.position_keys(5)
+    assert everything == {
+        d << 32 | p + 5 for d, t in enumerate(texts) for p in (0, len(t.split()) - 1)
+    }
+    few = {3, 17}  # the path for a handful of documents gives the same keys
+    assert post.position_keys(5, few) == {k for k in everything if k >> 32 in few}
+    reader.close()
