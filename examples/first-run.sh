@@ -26,3 +26,5 @@ constancia init demo/archive --name "Archivo de demostración"
 constancia ingest samples/villa-quintral --archive demo/archive
 constancia verify --archive demo/archive
 constancia log --archive demo/archive
+constancia search --person Sepulveda --archive demo/archive
+constancia search detencion --archive demo/archive
