@@ -12,14 +12,8 @@ import codecs
 from pathlib import Path
 
 from artefacts.extractors.result import ExtractedText, ExtractRequest
+from artefacts.handlers.text import BOMS
 
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 #: Labels that, as in every browser (WHATWG Encoding), mean Windows-1252.
 _WINDOWS_1252_LABELS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii"}
 #: 0x80-0x9F as Windows-1252 reads them; its five undefined bytes stay C1 controls (removed
@@ -70,7 +64,7 @@ def decode_text(
     ``complete`` is False when ``data`` is only the start of a file: a character cut in half
     by the end of the sample is then dropped, not an error.
     """
-    for bom, name in _BOMS:
+    for bom, name in BOMS:
         if data.startswith(bom):
             decoder = codecs.getincrementaldecoder(name)("replace")
             return decoder.decode(data[len(bom) :], final=complete), name

@@ -13,7 +13,8 @@ from typing import Any
 
 SAMPLE_BYTES = 4 * 1024 * 1024
 
-_BOMS = (
+#: Byte-order marks and their encodings, longest first (UTF-32 LE starts like UTF-16 LE).
+BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF8, "utf-8"),
@@ -32,7 +33,7 @@ def detect_encoding(data: bytes, *, complete: bool = True) -> tuple[str, bool, s
 
     ``complete`` is False when ``data`` is only the start of the file.
     """
-    for bom, encoding in _BOMS:
+    for bom, encoding in BOMS:
         if data.startswith(bom):
             try:
                 return encoding, True, _decode(data[len(bom) :], encoding, complete)
