@@ -25,25 +25,7 @@ from index.engine import (
 from index.fastpostings import SidecarReader, SidecarWriter
 from index.query import SearchQuery
 from index.schema import POSITION_GAP, FastText
-
-BASE = IndexDoc(
-    id="",
-    sha256="",
-    title="",
-    text="",
-    description="",
-    people=(),
-    places=(),
-    tags=(),
-    kind="testimony",
-    language="es",
-    sensitivity="restricted",
-    date_start=None,
-    date_end=None,
-    created=None,
-    ingested="2026-01-01T00:00:00Z",
-    source="",
-)
+from tests.index.factories import BASE
 
 
 def doc(ident: str, text: str, sha: str | None = None) -> IndexDoc:

@@ -13,25 +13,7 @@ from constancia.errors import UsageError
 from index.documents import IndexDoc
 from index.engine import WhooshEngine, build_index, open_index
 from index.query import SearchQuery
-
-BASE = IndexDoc(
-    id="",
-    sha256="",
-    title="",
-    text="",
-    description="",
-    people=(),
-    places=(),
-    tags=(),
-    kind="testimony",
-    language="es",
-    sensitivity="restricted",
-    date_start=None,
-    date_end=None,
-    created=None,
-    ingested="2026-01-01T00:00:00Z",
-    source="",
-)
+from tests.index.factories import BASE
 
 
 def doc(ident: str, **fields: object) -> IndexDoc:
