@@ -46,6 +46,13 @@ class Code(StrEnum):
     # Keys and settings
     KEY_INVALID = "KEY_INVALID"
     SETTINGS_INVALID = "SETTINGS_INVALID"
+    # Evidence packages (BagIt) and imported histories
+    BAG_INVALID = "BAG_INVALID"  # bagit.txt, bag-info.txt or a manifest is malformed
+    PAYLOAD_OXUM_MISMATCH = "PAYLOAD_OXUM_MISMATCH"  # payload size or count differs from bag-info
+    INCLUSION_PROOF_INVALID = "INCLUSION_PROOF_INVALID"  # an event's proof misses the checkpoint
+    SOURCE_HISTORY_INVALID = "SOURCE_HISTORY_INVALID"  # an imported log no longer proves out
+    # Trusted time
+    TIMESTAMP_INVALID = "TIMESTAMP_INVALID"  # a stored RFC 3161 token does not verify
     # Interrupted work that the next writing command finishes or cleans up
     INCOMPLETE_INGEST = "INCOMPLETE_INGEST"
 
