@@ -29,6 +29,10 @@ from constancia.errors import ArchiveDamaged, FormatError, SignatureError, Stora
 #: The SSHSIG namespace of event signatures.
 EVENT_NAMESPACE = "constancia-event"
 EVENT_FIELDS = ("action", "actor", "artefact", "details", "seq", "sig", "time")
+#: Events that bring an artefact into the archive and name its first record: an ``ingest`` of
+#: a file, or an ``import`` from another archive or an evidence package. Verification links
+#: each object to the first of these, and crash recovery installs a staged object that has one.
+ARRIVAL_ACTIONS = ("ingest", "import")
 
 
 def utc_now() -> str:

@@ -257,3 +257,13 @@ def _ed25519_field(blob: bytes, size: int, what: str) -> bytes:
         raise _Malformed(f"the {what} is not {size} bytes")
     r.end()
     return payload
+
+
+def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Plain Ed25519 (RFC 8032) with pyca/cryptography: the fast check that
+    `constancia verify-package` hands to the standard-library package checker."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

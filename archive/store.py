@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from archive import ocfl
-from archive.custody_log import LogWriter, parse_event, read_lines, utc_now
+from archive.custody_log import ARRIVAL_ACTIONS, LogWriter, parse_event, read_lines, utc_now
 from archive.fsutil import fsync_dir, write_atomic
 from archive.identity import Identity, Signer, identity_from_public_line
 from constancia.errors import ArchiveBusy, ArchiveNotFound, FormatError, UsageError
@@ -34,6 +34,8 @@ SETTINGS_NAME = "constancia.yaml"
 FORMAT = "constancia-archive/1"
 ID_RE = re.compile(r"[0-9a-f]{64}")
 STAGE_PREFIX = "obj-"
+#: tmp/rev-<id>: new versions of an artefact already kept, staged by an import.
+REVISION_PREFIX = "rev-"
 
 
 @dataclass(frozen=True)
@@ -341,6 +343,11 @@ class Archive:
             return notes
         logged = _ingested_ids(stored.lines)
         for entry in leftovers:
+            if entry.name.startswith(REVISION_PREFIX) and entry.is_dir():
+                from archive.import_revision import finish_revision  # it builds on this module
+
+                notes.append(finish_revision(self, entry, stored.lines))
+                continue
             artefact = entry.name[len(STAGE_PREFIX) :]
             finished = entry.name.startswith(STAGE_PREFIX) and artefact in logged
             if finished and not self.has_artefact(artefact):
@@ -367,14 +374,15 @@ class Archive:
 
 def _ingested_ids(lines: list[bytes]) -> set[str]:
     ids = set()
+    needles = [f'"action":"{a}"'.encode() for a in ARRIVAL_ACTIONS]
     for line in lines:
-        if b'"action":"ingest"' not in line:
+        if not any(n in line for n in needles):
             continue
         try:
             event = parse_event(line)
         except FormatError:
             continue
-        if event["action"] == "ingest" and isinstance(event["artefact"], str):
+        if event["action"] in ARRIVAL_ACTIONS and isinstance(event["artefact"], str):
             ids.add(event["artefact"])
     return ids
 

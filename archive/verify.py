@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from archive import hashing, ocfl, ocfl_check, sshsig
-from archive.custody_log import parse_event, read_lines
+from archive.custody_log import ARRIVAL_ACTIONS, parse_event, read_lines
 from archive.findings import Code, Finding
 from archive.identity import Identity
 from archive.store import STAGE_PREFIX, Archive, object_id_for
+from archive.timestamp_verify import check_timestamps
 from archive.verify_log import LogState, VerifyReport, check_keys, check_log
+from archive.verify_sources import check_sources
 from artefacts.record import RECORD_NAMESPACE, parse_record
 from constancia.errors import ConstanciaError, FormatError, SignatureError
 
@@ -59,6 +61,8 @@ def verify_archive(
         checked = _start_workers(archive, [a for a in wanted if a in present], keys, workers)
     try:
         state = check_log(archive, keys, report)
+        check_timestamps(archive, report.problems)
+        check_sources(archive, report.problems)
         check_staging(archive, state, report.problems, selected)
         results = checked.collect() if checked is not None else None
     finally:
@@ -83,17 +87,18 @@ class _Workers:
 def _start_workers(
     archive: Archive, wanted: list[str], keys: dict[str, Identity], workers: int
 ) -> _Workers:
-    # A quick pass for what the workers need from the log: each artefact's first ingest
-    # event (the full check of the log runs meanwhile in this process).
+    # A quick pass for what the workers need from the log: each artefact's first ingest (or
+    # import) event (the full check of the log runs meanwhile in this process).
     ingests: dict[str, str] = {}
+    needles = [f'"action":"{a}"'.encode() for a in ARRIVAL_ACTIONS]
     for line in read_lines(archive.log_path).lines:
-        if b'"action":"ingest"' not in line:
+        if not any(n in line for n in needles):
             continue
         try:
             event = parse_event(line)
         except FormatError:
             continue
-        if event["action"] == "ingest" and isinstance(event["artefact"], str):
+        if event["action"] in ARRIVAL_ACTIONS and isinstance(event["artefact"], str):
             record = event["details"].get("record")
             digest = record.get("sha256") if isinstance(record, dict) else None
             ingests.setdefault(event["artefact"], str(digest))

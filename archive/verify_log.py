@@ -16,7 +16,7 @@ from typing import Any
 
 from archive import merkle
 from archive.checkpoint import Checkpoint, open_checkpoint
-from archive.custody_log import event_signer_key, parse_event, read_lines
+from archive.custody_log import ARRIVAL_ACTIONS, event_signer_key, parse_event, read_lines
 from archive.findings import RECOVERABLE, Code, Finding
 from archive.identity import Identity, identity_from_public_line
 from archive.store import Archive
@@ -113,7 +113,7 @@ def check_log(archive: Archive, keys: dict[str, Identity], report: VerifyReport)
         per_line.append([])
         state.events.append(event)
         seqs.append(event["seq"])
-        if event["action"] == "ingest" and isinstance(event["artefact"], str):
+        if event["action"] in ARRIVAL_ACTIONS and isinstance(event["artefact"], str):
             state.ingests.setdefault(event["artefact"], event)
 
     def signature(n: int) -> list[Finding]:

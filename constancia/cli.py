@@ -55,6 +55,13 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _print_problems(problems: list[dict[str, Any]]) -> None:
+    """One line per finding on stdout: ``CODE path: message`` (the --json form has them all)."""
+    for p in problems:
+        where = f" {p['path']}" if p.get("path") else ""
+        click.echo(f"{p['code']}{where}: {p['message']}")
+
+
 def _passphrase(confirm: bool = False) -> str:
     env = os.environ.get("CONSTANCIA_PASSPHRASE")
     if env is not None:
@@ -379,9 +386,7 @@ def verify(
     if as_json:
         _emit(report.to_json())
     else:
-        for p in report.problems:
-            where = f" {p.path}" if p.path else ""
-            click.echo(f"{p.code}{where}: {p.message}")
+        _print_problems([p.to_json() for p in report.problems])
         verdict = "OK" if report.ok else f"{len(report.problems)} problem(s)"
         click.echo(
             f"{verdict}: {_n(report.artefacts, 'artefact')}, "
@@ -410,7 +415,7 @@ def _fail(e: ConstanciaError) -> NoReturn:
 
 def _register_commands() -> None:
     """Commands kept in their own modules (imported here so they join the group)."""
-    from constancia import cli_search  # noqa: F401
+    from constancia import cli_import, cli_package, cli_search, cli_timestamp  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

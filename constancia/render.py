@@ -80,11 +80,32 @@ def event_text(event: Mapping[str, Any]) -> str:
             f"fixity check: {d.get('outcome')}, {d.get('artefacts')} artefacts, "
             f"{d.get('problems')} problem(s)"
         ),
+        "exported": lambda: (
+            f"exported {_count(d.get('artefacts'))} artefact(s) as {d.get('package')}"
+            + (f" for {d.get('recipient')}" if d.get("recipient") else "")
+        ),
+        "import": lambda: f"imported {d.get('name')} from {_source(d.get('source'))}",
+        "imported": lambda: f"import from {d.get('from') or _source(d.get('source'))}",
+        "derived-added": lambda: f"added derived files ({d.get('reason')})",
+        "timestamp-attached": lambda: (
+            f"trusted time for checkpoint {d.get('checkpoint')}: {d.get('gen_time')} "
+            f"from {d.get('tsa')}"
+        ),
     }.get(str(event.get("action")), lambda: str(event.get("action")))()
     art = event.get("artefact")
     art_text = f" [{art[:12]}]" if isinstance(art, str) else ""
     actor = event.get("actor", {}).get("name")
     return f"#{event.get('seq'):<5} {event.get('time')}  {actor}: {what}{art_text}"
+
+
+def _count(value: Any) -> int:
+    return len(value) if isinstance(value, list) else 0
+
+
+def _source(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return str(value.get("path") or value.get("origin"))
+    return str(value)
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

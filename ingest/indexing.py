@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 SYNCED = "synced.json"
 #: Custody events after which an artefact's index entry must be (re)written.
-_INDEXED_ACTIONS = ("ingest", "metadata-revised", "derived-added", "imported")
+_INDEXED_ACTIONS = ("ingest", "import", "metadata-revised", "derived-added", "imported")
 
 
 @dataclass
@@ -206,3 +206,19 @@ def check(archive: Archive) -> list[str]:
     from index.engine import index_is_current
 
     return index_is_current(_index_path(archive), expected)
+
+
+def matching_ids(archive: Archive, text: str, *, page_size: int = 1000) -> list[str]:
+    """Every artefact the search ``text`` finds (all pages), in rank order."""
+    engine, _ = ensure_current(archive)
+    out: list[str] = []
+    try:
+        page = 1
+        while True:
+            results = engine.search(SearchQuery(text=text, limit=page_size, page=page))
+            out.extend(h.id for h in results.hits)
+            if not results.hits or len(out) >= results.total:
+                return out
+            page += 1
+    finally:
+        engine.close()

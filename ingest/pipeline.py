@@ -120,9 +120,17 @@ class _Run:
     """One ingest run, holding the archive lock."""
 
     def __init__(
-        self, archive: Archive, signer: Signer, writer: LogWriter, *, ocr: bool = True
+        self,
+        archive: Archive,
+        signer: Signer,
+        writer: LogWriter,
+        *,
+        ocr: bool = True,
+        provenance: dict[str, Any] | None = None,
     ) -> None:
         self.archive = archive
+        # How the files came (e.g. the BagIt bag they were imported from): kept as "via".
+        self.via = {"via": provenance} if provenance is not None else {}
         self.signer = signer
         self.writer = writer
         self.host = socket.gethostname()
@@ -178,6 +186,7 @@ class _Run:
                         "name": name,
                         "metadata": meta,
                         "metadata_sha256": meta_sha,
+                        **self.via,
                     },
                 )
                 self.arrivals.add(arrival)
@@ -273,6 +282,7 @@ class _Run:
                 "host": self.host,
                 "source": display(cand.path),
                 "tool": f"constancia {__version__}",
+                **self.via,
             },
             warnings=warnings,
             derived=derived.info,
@@ -312,6 +322,7 @@ class _Run:
                 "media_type": media_type,
                 "metadata_sha256": meta_sha,
                 "record": {"version": 1, "sha256": rsha},
+                **self.via,
             },
             time=now,
         )
@@ -377,9 +388,12 @@ def ingest_paths(
     on_wait: Callable[[str], None] | None = None,
     ocr: bool = True,
     index_progress: Any = None,
+    provenance: dict[str, Any] | None = None,
 ) -> IngestReport:
     """Ingest files and folders; one checkpoint at the end. ``meta`` applies to every file
-    (a file's own sidecar overrides it key by key)."""
+    (a file's own sidecar overrides it key by key). ``provenance`` (how the files came, e.g.
+    ``{"bag": ...}`` for an imported BagIt bag) is kept as ``via`` in each record's
+    ``ingested`` block and in each arrival event."""
     progress = progress or _NoProgress()
     items = collect(inputs, archive_root=archive.root, include_hidden=include_hidden)
     candidates = [i for i in items if isinstance(i, Candidate)]
@@ -391,7 +405,7 @@ def ingest_paths(
     with archive.lock(wait=wait, on_wait=on_wait):
         notes = archive.recover()
         writer = archive.log_writer()
-        run = _Run(archive, signer, writer, ocr=ocr)
+        run = _Run(archive, signer, writer, ocr=ocr, provenance=provenance)
         progress.start(len(candidates), total)
         batch_bytes = 0
         try:

@@ -87,3 +87,50 @@ def make_files(tmp_path: Path) -> Callable[..., Path]:
 
 def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "villa-quintral"
+
+
+@pytest.fixture(scope="session")
+def _filled_template(
+    tmp_path_factory: pytest.TempPathFactory, _identity_template: Path
+) -> tuple[Path, list[str]]:
+    """One archive with the samples ingested (OCR is slow), copied for each test."""
+    path = tmp_path_factory.mktemp("filled") / "archive"
+    env = {
+        "CONSTANCIA_HOME": str(_identity_template),
+        "CONSTANCIA_PASSPHRASE": PASSPHRASE,
+        "CONSTANCIA_KDF_ROUNDS": "1",
+        "CONSTANCIA_ARCHIVE": "",
+    }
+    runner = CliRunner()
+    made = runner.invoke(cli, ["init", str(path), "--name", "Archivo Prueba"], env=env)
+    assert made.exit_code == 0, made.output
+    result = runner.invoke(
+        cli, ["ingest", str(SAMPLES), "--archive", str(path), "--json", "--quiet"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    return path, [r["id"] for r in json_lines(result.stdout)]
+
+
+@pytest.fixture
+def filled(
+    home: Path, _filled_template: tuple[Path, list[str]], tmp_path: Path
+) -> tuple[Path, list[str]]:
+    """An archive (custodian Ana Pérez) with the fictional samples ingested; IDs in order."""
+    template, ids = _filled_template
+    path = tmp_path / "archive"
+    shutil.copytree(template, path, symlinks=True)
+    (path / "lock").unlink(missing_ok=True)
+    return path, ids
+
+
+@pytest.fixture
+def package(run: Run, filled: tuple[Path, list[str]], tmp_path: Path) -> Path:
+    """An evidence package of two samples (a PDF and a text testimony)."""
+    archive, ids = filled
+    to = tmp_path / "package"
+    result = run("export", ids[0], ids[1], "--to", to, "--archive", archive, "--recipient", "CV")
+    assert result.exit_code == 0, result.output
+    return to

@@ -1,0 +1,385 @@
+"""Export: an evidence package (a BagIt 1.0 bag) that a recipient checks without trusting us.
+
+The layout is docs/evidence-package.md. Every byte that goes out is re-hashed on the way and
+compared with the archive's inventory, so a damaged archive never yields a package that looks
+sound. Files are streamed (never read whole); the package is written under a temporary name
+beside its destination and renamed into place once complete.
+
+Order of work, chosen so the package can carry its own export event: copy the payload; append
+the ``exported`` event and sign a checkpoint over the log that now holds it; then write the
+custody files (events with inclusion proofs against that checkpoint), the keys and the tag
+files, and sign the tag manifest.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from archive import merkle, ocfl, package_text, sshsig
+from archive.custody_log import parse_event, read_lines
+from archive.hashing import Digests, copy_and_hash, sha256_hex, sha512_hex
+from archive.identity import Identity, Signer
+from archive.store import Archive
+from artefacts.record import RECORD_NAMESPACE
+from constancia.errors import ArchiveDamaged, FormatError, SignatureError, UsageError
+
+#: The SSHSIG namespace of the exporter's signature over tagmanifest-sha512.txt.
+PACKAGE_NAMESPACE = "constancia-package"
+PACKAGE_FORMAT = "constancia-package/1"
+BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+CHECKER = Path(__file__).with_name("bagcheck.py")
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    identifier: str
+    artefacts: list[str]
+    files: int = 0
+    bytes: int = 0
+    events: int = 0
+    checkpoint_size: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "identifier": self.identifier,
+            "artefacts": self.artefacts,
+            "files": self.files,
+            "bytes": self.bytes,
+            "events": self.events,
+            "checkpoint": self.checkpoint_size,
+        }
+
+
+@dataclass
+class _Payload:
+    """What has been written under data/: digests by bag-relative path."""
+
+    sha256: dict[str, str] = field(default_factory=dict)
+    sha512: dict[str, str] = field(default_factory=dict)
+    octets: int = 0
+
+    def add(self, rel: str, d: Digests) -> None:
+        self.sha256[rel] = d.sha256
+        self.sha512[rel] = d.sha512
+        self.octets += d.size
+
+    def add_bytes(self, root: Path, rel: str, data: bytes) -> None:
+        _write_new(root / rel, data)
+        self.add(rel, Digests(sha256_hex(data), sha512_hex(data), len(data)))
+
+
+def export_package(
+    archive: Archive,
+    signer: Signer,
+    ids: list[str],
+    to: Path,
+    *,
+    recipient: str | None = None,
+    query: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    wait: float = 60.0,
+    on_wait: Callable[[str], None] | None = None,
+) -> ExportReport:
+    """Write the evidence package for artefacts ``ids`` (full IDs) to the new folder ``to``.
+
+    ``signer`` must be the custodian: the export is appended to the custody log as an
+    ``exported`` event and covered by a new checkpoint. ``progress`` gets byte counts.
+    """
+    ids = sorted(set(ids))
+    if not ids:
+        raise UsageError("nothing to export", hint="name artefact IDs, or give --query")
+    to = to.absolute()
+    _check_destination(archive, to)
+    identifier = f"urn:uuid:{uuid.uuid4()}"
+    work = to.with_name(f".{to.name}.partial-{uuid.uuid4().hex[:8]}")
+    work.mkdir(parents=True)
+    report = ExportReport(to, identifier, ids)
+    try:
+        with archive.lock(wait=wait, on_wait=on_wait):
+            archive.recover()
+            writer = archive.log_writer()
+            payload = _Payload()
+            record_keys = set()
+            for art in ids:
+                record_keys.add(_copy_artefact(archive, art, work, payload, progress))
+            writer.add(
+                signer,
+                "exported",
+                ids[0] if len(ids) == 1 else None,
+                {
+                    "artefacts": ids,
+                    "package": identifier,
+                    "recipient": recipient,
+                    "query": query,
+                    "to": str(to),
+                    "files": len(payload.sha256),
+                    "bytes": payload.octets,
+                    "manifest_sha512": sha512_hex(package_text.manifest(payload.sha512)),
+                },
+            )
+            checkpoint = writer.checkpoint(signer)
+            note = archive.checkpoint_path.read_bytes()
+        keys = archive.keys()
+        signers = _write_custody(archive, set(ids), work, payload, note, keys)
+        signers |= record_keys | {signer.identity.public_key, archive.custodian().public_key}
+        _write_keys(keys, signers, work, payload)
+        report.events = _count_lines(work / "data/custody/events.jsonl")
+        report.files = len(payload.sha256)
+        report.bytes = payload.octets
+        report.checkpoint_size = checkpoint.size
+        _write_tag_files(archive, signer, work, payload, report, recipient, query)
+        os.rename(work, to)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return report
+
+
+def _check_destination(archive: Archive, to: Path) -> None:
+    if to.exists() or to.is_symlink():
+        raise UsageError(
+            "already exists",
+            path=to,
+            hint="give --to a new folder name; an evidence package is never written over",
+        )
+    if to == archive.root or archive.root in to.parents:
+        raise UsageError(
+            "is inside the archive",
+            path=to,
+            hint="write the package outside the archive folder",
+        )
+    if not to.parent.is_dir():
+        raise UsageError("the folder to write the package in does not exist", path=to.parent)
+
+
+def _copy_artefact(
+    archive: Archive,
+    art: str,
+    work: Path,
+    payload: _Payload,
+    progress: Callable[[int], None] | None,
+) -> bytes:
+    """Copy the artefact's current state (original, record, signature, derived files),
+    checking each file against the inventory. Returns the record signer's raw key."""
+    folder = archive.object_dir(art)
+    try:
+        inv = ocfl.read_inventory(folder)
+        state = ocfl.head_state(inv)
+    except (FormatError, OSError, KeyError, TypeError, ValueError) as e:
+        raise ArchiveDamaged(
+            f"artefact {art[:16]} cannot be read ({e}); nothing was exported",
+            hint=f"run `constancia verify {art[:16]}`",
+        ) from None
+    sha256_of = {
+        p: d for d, paths in inv.get("fixity", {}).get("sha256", {}).items() for p in paths
+    }
+    sha512_of = {p: d for d, paths in inv["manifest"].items() for p in paths}
+    for logical in sorted(state):
+        content = state[logical]
+        rel = f"data/artefacts/{art}/{logical}"
+        target = work / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digests = _copy_file(folder / content, target, progress)
+        if (digests.sha512, digests.sha256) != (sha512_of.get(content), sha256_of.get(content)):
+            raise ArchiveDamaged(
+                f"{content} of artefact {art[:16]} no longer matches its inventory; "
+                "nothing was exported",
+                hint=f"run `constancia verify {art[:16]}`",
+            )
+        payload.add(rel, digests)
+    record = (work / f"data/artefacts/{art}/record.json").read_bytes()
+    try:
+        sig = (work / f"data/artefacts/{art}/record.json.sig").read_bytes()
+        return sshsig.verify(record, sig, RECORD_NAMESPACE)
+    except (OSError, SignatureError) as e:
+        raise ArchiveDamaged(
+            f"the record of artefact {art[:16]} is not validly signed ({e}); nothing was exported",
+            hint=f"run `constancia verify {art[:16]}`",
+        ) from None
+
+
+def _copy_file(src: Path, dst: Path, progress: Callable[[int], None] | None) -> Digests:
+    # No fsync, and plain writes: the package is a copy the recipient verifies (the archive
+    # keeps the original), so it may sit in the page cache until the system writes it out.
+    out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+
+    def write(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(out, view) :]
+
+    try:
+        with open(src, "rb", buffering=0) as f:
+            return copy_and_hash(f, write, progress=progress)
+    finally:
+        os.close(out)
+
+
+def _concerns(event: dict[str, Any], ids: set[str]) -> bool:
+    if event["artefact"] in ids:
+        return True
+    listed = event["details"].get("artefacts")
+    return isinstance(listed, list) and any(a in ids for a in listed if isinstance(a, str))
+
+
+def _write_custody(
+    archive: Archive,
+    ids: set[str],
+    work: Path,
+    payload: _Payload,
+    note: bytes,
+    keys: dict[str, Identity],
+) -> set[bytes]:
+    """events.jsonl, proofs.jsonl and checkpoint; returns the raw keys of the events' actors.
+
+    The log is read after the checkpoint was signed, and only as far as it covers."""
+    size = int(note.split(b"\n")[1])
+    lines = read_lines(archive.log_path).lines[:size]
+    hashes = [merkle.leaf_hash(line) for line in lines]
+    builder = merkle.ProofBuilder(hashes)
+    picked: list[tuple[int, bytes]] = []
+    actors: set[str] = set()
+    for i, line in enumerate(lines):
+        try:
+            event = parse_event(line)
+        except FormatError:
+            continue  # a damaged line concerns no one we can name; verify reports it
+        if _concerns(event, ids):
+            picked.append((i, line))
+            actors.add(event["actor"]["key"])
+    # The events that registered these signers' keys say who they are: include them too.
+    for i, line in enumerate(lines):
+        if b'"action":"key-registered"' in line and any(a.encode() in line for a in actors):
+            event = parse_event(line)
+            if event["details"].get("fingerprint") in actors and (i, line) not in picked:
+                picked.append((i, line))
+    picked.sort()
+    events = b"".join(line + b"\n" for _, line in picked)
+    proofs = b"".join(
+        json.dumps(
+            {
+                "hashes": [base64.b64encode(h).decode() for h in builder.inclusion_proof(i)],
+                "index": i,
+                "size": size,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+        + b"\n"
+        for i, _ in picked
+    )
+    (work / "data/custody").mkdir(parents=True)
+    payload.add_bytes(work, "data/custody/events.jsonl", events)
+    payload.add_bytes(work, "data/custody/proofs.jsonl", proofs)
+    payload.add_bytes(work, "data/custody/checkpoint", note)
+    missing = actors - set(keys)
+    if missing:
+        raise ArchiveDamaged(
+            f"custody events are signed by keys not registered in keys/ ({sorted(missing)[0]})",
+            hint="run `constancia verify`",
+        )
+    return {keys[a].public_key for a in actors}
+
+
+def _write_keys(
+    keys: dict[str, Identity], signers: set[bytes], work: Path, payload: _Payload
+) -> None:
+    by_raw = {k.public_key: k for k in keys.values()}
+    unknown = [s for s in signers if s not in by_raw]
+    if unknown:
+        raise ArchiveDamaged(
+            "a record or the checkpoint is signed by a key not registered in keys/",
+            hint="run `constancia verify`",
+        )
+    (work / "data/keys").mkdir(parents=True)
+    chosen = sorted((by_raw[s] for s in signers), key=lambda k: k.key_file_stem)
+    for ident in chosen:
+        stem = ident.key_file_stem
+        payload.add_bytes(work, f"data/keys/{stem}.pub", (ident.public_line + "\n").encode())
+        payload.add_bytes(work, f"data/keys/{stem}.pem", ident.public_pem)
+    allowed = "".join(k.allowed_signers_line + "\n" for k in chosen).encode()
+    payload.add_bytes(work, "data/keys/allowed_signers", allowed)
+
+
+def _write_tag_files(
+    archive: Archive,
+    signer: Signer,
+    work: Path,
+    payload: _Payload,
+    report: ExportReport,
+    recipient: str | None,
+    query: str | None,
+) -> None:
+    custodian = archive.custodian()
+    me = signer.identity
+    n = len(report.artefacts)
+    description = f"Evidence package from the archive {archive.settings.name}: {n} artefact(s)"
+    if recipient:
+        description += f", for {recipient}"
+    if query:
+        description += f", selected by the search {query!r}"
+    fields = [
+        ("Source-Organization", archive.settings.name),
+        ("Bagging-Date", datetime.now(UTC).strftime("%Y-%m-%d")),
+        ("Payload-Oxum", f"{payload.octets}.{len(payload.sha256)}"),
+        ("Bag-Size", package_text.bag_size(payload.octets)),
+        ("External-Description", description),
+        ("External-Identifier", report.identifier),
+        ("Internal-Sender-Identifier", archive.settings.origin),
+        ("Constancia-Package", PACKAGE_FORMAT),
+        ("Constancia-Custodian", custodian.fingerprint),
+        ("Constancia-Exporter", f"{me.name} {me.fingerprint}"),
+        ("Constancia-Artefacts", str(n)),
+    ]
+    if recipient:
+        fields.append(("Constancia-Recipient", recipient))
+    tags: dict[str, bytes] = {
+        "bagit.txt": BAGIT_TXT,
+        "bag-info.txt": package_text.bag_info(fields),
+        "manifest-sha256.txt": package_text.manifest(payload.sha256),
+        "manifest-sha512.txt": package_text.manifest(payload.sha512),
+        "VERIFY.txt": package_text.verify_text(
+            archive_name=archive.settings.name,
+            artefacts=n,
+            events=report.events,
+            custodian_pem=f"data/keys/{custodian.key_file_stem}.pem",
+            custodian_fingerprint=custodian.fingerprint,
+            exporter_principal=me.key_file_stem,
+            exporter_fingerprint=me.fingerprint,
+        ).encode("utf-8"),
+        "verify.py": CHECKER.read_bytes(),
+    }
+    for name, data in tags.items():
+        _write_new(work / name, data)
+    tag256 = package_text.manifest({k: sha256_hex(v) for k, v in tags.items()})
+    tag512 = package_text.manifest({k: sha512_hex(v) for k, v in tags.items()})
+    _write_new(work / "tagmanifest-sha256.txt", tag256)
+    _write_new(work / "tagmanifest-sha512.txt", tag512)
+    sig = signer.sign_sshsig(tag512, PACKAGE_NAMESPACE).encode("ascii")
+    _write_new(work / "tagmanifest-sha512.txt.sig", sig)
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    with open(path, "xb") as f:
+        f.write(data)
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
+def exportable(archive: Archive, ids: Iterable[str]) -> list[str]:
+    """The IDs among ``ids`` that the archive holds (a search index may lag behind)."""
+    return [a for a in ids if archive.has_artefact(a)]
