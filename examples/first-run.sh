@@ -28,3 +28,7 @@ constancia verify --archive demo/archive
 constancia log --archive demo/archive
 constancia search --person Sepulveda --archive demo/archive
 constancia search detencion --archive demo/archive
+# An evidence package of everything that mentions Villa Quintral, checked two ways.
+constancia export --query '"Villa Quintral"' --to demo/paquete --recipient "Comisión (ficticia)" --archive demo/archive
+constancia verify-package demo/paquete
+python3 -I demo/paquete/verify.py
