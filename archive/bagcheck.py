@@ -1155,8 +1155,9 @@ def _report(checker: _Checker) -> None:
             print(f"  {fp}  {_clean(checker.key_name(fp))}: {label}{times}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The command line of verify.py; returns the exit status."""
+def main(argv: list[str] | None = None, *, ed25519_verify: Verifier | None = None) -> int:
+    """The command line of verify.py; returns the exit status. `constancia verify-package`
+    calls it too, with a faster ``ed25519_verify``, so both print the same report."""
     parser = argparse.ArgumentParser(
         prog="verify.py",
         description="Check a Constancia evidence package with Python's standard library only. "
@@ -1180,7 +1181,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     try:
-        checker = _run(args.package, None, args.custodian)
+        checker = _run(args.package, ed25519_verify, args.custodian)
     except NotABag as e:
         print(f"verify.py: {_clean(str(e))}", file=sys.stderr)
         return 2

@@ -129,18 +129,25 @@ def verify_package(package: Path, custodian: str | None, as_json: bool) -> None:
             path=package,
             hint="give the folder that `constancia export` wrote",
         )
-    verdict = bagcheck.check_package(package, ed25519_verify=ed25519_verify, custodian=custodian)
-    if as_json:
-        _emit(verdict)
-    else:
-        _print_problems(verdict["problems"])
-        state = "OK" if verdict["ok"] else f"{len(verdict['problems'])} problem(s)"
-        click.echo(
-            f"{state}: {_n(verdict['artefacts'], 'artefact')}, "
-            f"{_n(verdict['events'], 'custody event')}, checkpoint at {verdict['checkpoint']}"
+    argv = [str(package), *(["--json"] if as_json else [])]
+    argv += ["--custodian", custodian] if custodian else []
+    status = bagcheck.main(argv, ed25519_verify=ed25519_verify)
+    if status == ExitCode.PROBLEMS and not as_json and not _is_constancia_package(package):
+        _say(
+            "This is a BagIt bag but not a Constancia evidence package (its bag-info.txt "
+            "has no Constancia-Package line): `bagit.py --validate` checks plain bags, and "
+            "`constancia import` takes them into an archive."
         )
-    if not verdict["ok"]:
-        sys.exit(ExitCode.PROBLEMS)
+    if status != 0:
+        sys.exit(status)
+
+
+def _is_constancia_package(package: Path) -> bool:
+    try:
+        with open(package / "bag-info.txt", "rb") as f:
+            return b"Constancia-Package:" in f.read(1 << 20)
+    except OSError:
+        return False
 
 
 @cli.command()

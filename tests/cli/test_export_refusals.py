@@ -59,3 +59,16 @@ def test_only_the_custodian_exports(
     result = run("export", ids[0], "--to", tmp_path / "p", "--archive", archive, env=env)
     assert result.exit_code == 2
     assert "custodian" in result.stderr
+
+
+def test_verify_package_of_a_plain_bag_says_what_it_is(run: Run, tmp_path: Path) -> None:
+    import bagit
+
+    bag = tmp_path / "plain"
+    bag.mkdir()
+    (bag / "nota.txt").write_text("Nota ficticia.\n")
+    bagit.make_bag(str(bag))
+    result = run("verify-package", bag)
+    assert result.exit_code == 1
+    assert "not a Constancia evidence package" in result.stderr
+    assert run("verify-package", tmp_path / "nowhere").exit_code == 2
