@@ -55,10 +55,13 @@ class Code(StrEnum):
     TIMESTAMP_INVALID = "TIMESTAMP_INVALID"  # a stored RFC 3161 token does not verify
     # Interrupted work that the next writing command finishes or cleans up
     INCOMPLETE_INGEST = "INCOMPLETE_INGEST"
+    INTERRUPTED_WRITE = "INTERRUPTED_WRITE"  # a temporary file a killed command left behind
 
 
 #: Codes that describe interrupted work a later command repairs, not damage.
-RECOVERABLE = frozenset({Code.INCOMPLETE_INGEST, Code.LOG_TORN_WRITE, Code.LOG_UNCHECKPOINTED})
+RECOVERABLE = frozenset(
+    {Code.INCOMPLETE_INGEST, Code.INTERRUPTED_WRITE, Code.LOG_TORN_WRITE, Code.LOG_UNCHECKPOINTED}
+)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,24 @@ from pathlib import Path
 _libc: ctypes.CDLL | None = None
 
 
+#: Every temporary file starts so; a killed command may leave one, which recovery removes.
+TEMP_PREFIX = ".tmp-"
+
+
 def temp_name(path: Path) -> Path:
     """A temporary sibling of ``path``: same folder, so ``os.replace`` is atomic."""
-    return path.with_name(f".tmp-{secrets.token_hex(6)}-{path.name}")
+    return path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}")
+
+
+def remove_temporaries(folder: Path) -> int:
+    """Remove the temporary files (never folders) a killed command left in ``folder``."""
+    removed = 0
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for entry in os.scandir(folder):
+            if entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed += 1
+    return removed
 
 
 def fsync_dir(path: Path) -> None:

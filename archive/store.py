@@ -24,7 +24,7 @@ import yaml
 
 from archive import ocfl
 from archive.custody_log import ARRIVAL_ACTIONS, LogWriter, parse_event, read_lines, utc_now
-from archive.fsutil import fsync_dir, write_atomic
+from archive.fsutil import fsync_dir, remove_temporaries, write_atomic
 from archive.identity import Identity, Signer, identity_from_public_line
 from constancia.errors import ArchiveBusy, ArchiveNotFound, FormatError, UsageError
 
@@ -336,6 +336,12 @@ class Archive:
                 f.truncate(sum(len(line) + 1 for line in stored.lines))
                 os.fsync(f.fileno())
             notes.append("cut off an interrupted write at the end of the custody log")
+        removed = sum(
+            remove_temporaries(d)
+            for d in (self.root, self.custody, self.checkpoints_dir, self.keys_dir)
+        )
+        if removed:
+            notes.append(f"removed {removed} temporary file(s) of an interrupted command")
         if not self.tmp.is_dir():
             return notes
         leftovers = sorted(self.tmp.iterdir())

@@ -18,6 +18,7 @@ from archive import merkle
 from archive.checkpoint import Checkpoint, open_checkpoint
 from archive.custody_log import ARRIVAL_ACTIONS, event_signer_key, parse_event, read_lines
 from archive.findings import RECOVERABLE, Code, Finding
+from archive.fsutil import TEMP_PREFIX
 from archive.identity import Identity, identity_from_public_line
 from archive.store import Archive
 from constancia.errors import ConstanciaError, FormatError, SignatureError
@@ -231,6 +232,16 @@ def _check_checkpoints(archive: Archive, lines: list[bytes], report: VerifyRepor
     stored: list[tuple[Path, Checkpoint]] = []
     if archive.checkpoints_dir.is_dir():
         for p in sorted(archive.checkpoints_dir.iterdir(), key=lambda p: (len(p.name), p.name)):
+            if p.name.startswith(TEMP_PREFIX):
+                problems.append(
+                    Finding(
+                        Code.INTERRUPTED_WRITE,
+                        "a temporary file left by an interrupted command; the next writing "
+                        "command removes it",
+                        path=f"custody/checkpoints/{p.name}",
+                    )
+                )
+                continue
             cp = _read_checkpoint(archive, p, custodian, problems)
             if cp is None:
                 continue

@@ -49,7 +49,7 @@ def test_kill_at_point_then_rerun(home, archive, make_files, point):
     killed = _cli("ingest", src, "--archive", archive, env_extra={"CONSTANCIA_FAULT": point})
     assert killed.returncode == -signal.SIGKILL
     report = json.loads(_cli("verify", "--archive", archive, "--json").stdout)
-    recoverable = {"INCOMPLETE_INGEST", "LOG_UNCHECKPOINTED", "LOG_TORN_WRITE"}
+    recoverable = {"INCOMPLETE_INGEST", "INTERRUPTED_WRITE", "LOG_UNCHECKPOINTED", "LOG_TORN_WRITE"}
     assert {p["code"] for p in report["problems"]} <= recoverable, report
     again = _cli("ingest", src, "--archive", archive, "--json")
     assert again.returncode == 0, again.stderr
@@ -89,6 +89,7 @@ def test_kill_at_random_moments(home, archive, make_files):
         report = json.loads(_cli("verify", "--archive", archive, "--json").stdout)
         assert {p["code"] for p in report["problems"]} <= {
             "INCOMPLETE_INGEST",
+            "INTERRUPTED_WRITE",
             "LOG_UNCHECKPOINTED",
             "LOG_TORN_WRITE",
         }, report
@@ -153,3 +154,15 @@ def test_two_ingests_at_once_never_corrupt_the_log(home, archive, make_files):
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     final = json.loads(_cli("verify", "--archive", archive, "--json").stdout)
     assert final["ok"] and final["artefacts"] == 80
+
+
+def test_a_temporary_file_left_by_a_kill_is_recoverable(run, archive, make_files):
+    """A kill between writing a checkpoint's temporary file and removing it leaves that file
+    in custody/checkpoints/: verify calls it recoverable, the next writer removes it."""
+    leftover = archive / "custody" / "checkpoints" / ".tmp-0123456789ab-7"
+    leftover.write_bytes((archive / "custody" / "checkpoint").read_bytes())
+    report = json.loads(_cli("verify", "--archive", archive, "--json").stdout)
+    assert {p["code"] for p in report["problems"]} == {"INTERRUPTED_WRITE"}
+    assert run("ingest", make_files({"a.txt": "uno"}), "--archive", archive).exit_code == 0
+    assert not leftover.exists()
+    assert json.loads(_cli("verify", "--archive", archive, "--json").stdout)["ok"]

@@ -20,7 +20,7 @@ from tests.ingest.import_helpers import FIELD_FILES, objects
 field_home, field_run, field = h.field_home, h.field_run, h.field  # fixtures
 
 POINTS = ["before-log-append", "after-log-append", "after-install", "before-checkpoint"]
-RECOVERABLE = {"INCOMPLETE_INGEST", "LOG_UNCHECKPOINTED", "LOG_TORN_WRITE"}
+RECOVERABLE = {"INCOMPLETE_INGEST", "INTERRUPTED_WRITE", "LOG_UNCHECKPOINTED", "LOG_TORN_WRITE"}
 
 
 def _cli(*args: str | Path, fault: str | None = None) -> subprocess.CompletedProcess[str]:
