@@ -338,7 +338,13 @@ class Archive:
             notes.append("cut off an interrupted write at the end of the custody log")
         removed = sum(
             remove_temporaries(d)
-            for d in (self.root, self.custody, self.checkpoints_dir, self.keys_dir)
+            for d in (
+                self.root,
+                self.custody,
+                self.checkpoints_dir,
+                self.keys_dir,
+                self.custody / "timestamps",
+            )
         )
         if removed:
             notes.append(f"removed {removed} temporary file(s) of an interrupted command")
