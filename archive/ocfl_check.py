@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from archive.findings import Code, Finding
 from archive.hashing import copy_and_hash, sha512_hex
@@ -269,16 +270,33 @@ def check_object(
 ) -> list[Finding]:
     """Every problem of one OCFL object. ``rel`` is the object's path relative to the archive
     (findings' paths start with it); ``object_id`` the id it must have, if known."""
+    return check_object_inventory(
+        object_dir, object_id=object_id, rel=rel, check_digests=check_digests
+    )[0]
+
+
+def check_object_inventory(
+    object_dir: Path, *, object_id: str | None, rel: str, check_digests: bool = True
+) -> tuple[list[Finding], dict[str, Any] | None]:
+    """:func:`check_object`, and the root inventory as parsed JSON (None if unreadable), so
+    that a caller reading the inventory too does not read and parse it again."""
+    findings, inv = _check_object(object_dir, object_id, rel, check_digests)
+    return findings, inv.raw if inv is not None else None
+
+
+def _check_object(
+    object_dir: Path, object_id: str | None, rel: str, check_digests: bool
+) -> tuple[list[Finding], Inventory | None]:
     r = _Report(object_dir, rel, _artefact_id(object_id))
     entries = _scan(r.dir)
     if not entries:
         r.add(Code.OBJECT_INVALID, "The object folder is missing, empty or unreadable.")
-        return r.sorted()
+        return r.sorted(), None
     _check_namaste(r, {e.name for e in entries})
     data = r.read(INVENTORY)
     if data is None:
         r.add(Code.INVENTORY_MISSING, "The object has no inventory.json.", INVENTORY)
-        return r.sorted()
+        return r.sorted(), None
     inv = parse_inventory(data)
     if r.id is None and inv.id is not None:
         r.id = _artefact_id(inv.id)
@@ -291,13 +309,13 @@ def check_object(
     if inv.id is not None:
         _check_location(r, inv.id)
     if not inv.versions:
-        return r.sorted()
+        return r.sorted(), inv
     files: dict[str, bool] = {}
     for n in sorted(_check_top(r, entries, inv)):
         _check_version(r, n, inv, data, digest, files)
     if inv.manifest is not None:
         _check_content(r, inv, files, check_digests)
-    return r.sorted()
+    return r.sorted(), inv
 
 
 def check_storage_root(root: Path, *, rel: str = "objects") -> list[Finding]:

@@ -43,6 +43,7 @@ class Inventory:
     manifest: dict[str, str] | None = None  # content path -> lowercase sha512
     fixity256: dict[str, str] = field(default_factory=dict)  # content path -> lowercase sha256
     states: dict[int, dict[str, str]] = field(default_factory=dict)  # n -> logical -> sha512
+    raw: dict[str, Any] | None = None  # the parsed JSON object, for callers that read it too
 
 
 def _utf8_ok(text: str) -> bool:
@@ -89,6 +90,7 @@ class _Reader:
         if not isinstance(raw, dict):
             self.bad("not a JSON object")
             return self.inv
+        self.inv.raw = raw
         for key in sorted(_REQUIRED - raw.keys()):
             self.bad(f"required key {key!r} is missing")
         for key in sorted(raw.keys() - _REQUIRED - _OPTIONAL):

@@ -211,10 +211,10 @@ def check_artefact(
     """One object: OCFL (fixity), the signed record, and its link to the custody log."""
     rel = archive.object_rel(art)
     folder = archive.root / rel
-    found = ocfl_check.check_object(folder, object_id=object_id_for(art), rel=rel)
+    found, raw = ocfl_check.check_object_inventory(folder, object_id=object_id_for(art), rel=rel)
     problems.extend(found)
     try:
-        inv = ocfl.read_inventory(folder)
+        inv = raw if raw is not None else ocfl.read_inventory(folder)
         versions = sorted(inv["versions"], key=lambda v: int(v[1:]))
     except (ConstanciaError, KeyError, TypeError, ValueError, AttributeError):
         return  # check_object has reported it

@@ -35,3 +35,20 @@ def test_keys_sorted_by_utf16_code_units():
     # U+1F600 is D83D DE00 in UTF-16, before U+FB01 (FB01); by code point it would be after.
     value = {"\U0001f600": 1, "\ufb01": 2}
     assert canonical(value) == rfc8785.dumps(value)
+
+
+def test_lines_with_floats_constants_or_large_numbers_take_the_full_check() -> None:
+    import pytest
+
+    from archive.custody_log import parse_event
+    from constancia.errors import FormatError
+
+    base = (
+        '{"action":"x","actor":{"key":"k"},"artefact":null,"details":{"v":%s},'
+        '"seq":0,"sig":"s","time":"t"}'
+    )
+    assert parse_event((base % "9007199254740991").encode())["details"]["v"] == 2**53 - 1
+    assert parse_event((base % "1.5").encode())["details"]["v"] == 1.5
+    for bad in ("NaN", "Infinity", "1E5", "1.50", "9007199254740993"):
+        with pytest.raises(FormatError):
+            parse_event((base % bad).encode())
