@@ -88,13 +88,15 @@ def export_package(
     recipient: str | None = None,
     query: str | None = None,
     progress: Callable[[int], None] | None = None,
+    artefact_done: Callable[[], None] | None = None,
     wait: float = 60.0,
     on_wait: Callable[[str], None] | None = None,
 ) -> ExportReport:
     """Write the evidence package for artefacts ``ids`` (full IDs) to the new folder ``to``.
 
     ``signer`` must be the custodian: the export is appended to the custody log as an
-    ``exported`` event and covered by a new checkpoint. ``progress`` gets byte counts.
+    ``exported`` event and covered by a new checkpoint. ``progress`` gets byte counts;
+    ``artefact_done`` is called as each artefact has been copied.
     """
     ids = sorted(set(ids))
     if not ids:
@@ -113,6 +115,8 @@ def export_package(
             record_keys = set()
             for art in ids:
                 record_keys.add(_copy_artefact(archive, art, work, payload, progress))
+                if artefact_done is not None:
+                    artefact_done()
             writer.add(
                 signer,
                 "exported",

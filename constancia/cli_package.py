@@ -79,6 +79,7 @@ def export(
         recipient=recipient,
         query=query,
         progress=bar.advance,
+        artefact_done=bar.done,
         wait=wait,
         on_wait=None if quiet else _say,
     )
