@@ -584,6 +584,7 @@ class _Checker:
         self.problems: list[Problem] = []
         self.info: dict[str, list[str]] = {}
         self.files: dict[str, int] = {}  # regular payload files: bag path -> size
+        self.unlisted: set[str] = set()  # payload files in no manifest (reported once)
         self.odd: set[str] = set()  # payload entries that are not regular files
         self.digests: dict[str, _Digests] = {}  # payload and tag files, each hashed once
         self.keys: dict[str, tuple[str, bytes]] = {}  # fingerprint -> (name, raw key)
@@ -782,7 +783,8 @@ class _Checker:
             if wrong:
                 said = " and ".join(wrong) + (" differ" if len(wrong) > 1 else " differs")
                 self.add("FIXITY_MISMATCH", f"its {said} from the manifests", rel)
-        for rel in sorted(set(self.files) - set(m256) - set(m512)):
+        self.unlisted = set(self.files) - set(m256) - set(m512)
+        for rel in sorted(self.unlisted):
             self.add("UNEXPECTED_FILE", "is in data/ but in no manifest", rel)
 
     def check_tag_manifests(self) -> None:
@@ -996,19 +998,41 @@ class _Checker:
         self.artefacts = len(folders)
         if self.label("Constancia-Artefacts") not in (None, str(len(folders))):
             self.add("BAG_INVALID", "Constancia-Artefacts is not the number held", "bag-info.txt")
+        named: set[str] = set()
         for art in folders:
-            self.check_artefact(art, prefix + art)
+            named |= self.check_artefact(art, prefix + art)
+        self.check_unnamed(named)
 
-    def check_artefact(self, art: str, folder: str) -> None:
+    def check_unnamed(self, named: set[str]) -> None:
+        """Payload files the format has no place for: in an artefact's folder, files its
+        signed record does not name; elsewhere, anything but custody files and keys."""
+        custody = {f"data/custody/{n}" for n in ("events.jsonl", "proofs.jsonl", "checkpoint")}
+        for rel in sorted(self.files):
+            if not rel.startswith("data/") or rel in named | custody | self.unlisted:
+                continue
+            name = rel[len("data/keys/") :] if rel.startswith("data/keys/") else "/"
+            if "/" not in name and (name == "allowed_signers" or name.endswith((".pub", ".pem"))):
+                continue  # each key file is checked where keys are read
+            why = (
+                "not named by the artefact's signed record"
+                if rel.startswith("data/artefacts/")
+                else "not part of an evidence package"
+            )
+            self.add("UNEXPECTED_FILE", why, rel)
+
+    def check_artefact(self, art: str, folder: str) -> set[str]:
+        """Check one artefact's folder; return the files its record accounts for (all of the
+        folder's files when the record cannot be read: that problem is reported already)."""
+        everything = {f for f in self.files if f.startswith(folder + "/")}
         rel = f"{folder}/record.json"
         if rel not in self.files:
             self.add("RECORD_MISSING", "the artefact has no record.json", rel, art)
-            return
+            return everything
         try:
             data = _read_limited(self.root / rel, _MAX_RECORD)
         except OSError as e:
             self.add("RECORD_INVALID", f"cannot be read ({e})", rel, art)
-            return
+            return everything
         self.check_record_signature(art, rel, data)
         if art not in self.arrived:
             self.add("ARTEFACT_NOT_IN_LOG", "no valid ingest or import event", folder, art)
@@ -1026,8 +1050,9 @@ class _Checker:
                 raise Invalid("it lacks a required field")
         except (UnicodeDecodeError, ValueError, RecursionError, LookupError, TypeError) as e:
             self.add("RECORD_INVALID", f"is not a record ({e.__class__.__name__}: {e})", rel, art)
-            return
+            return everything
         path = f"{folder}/{original['path']}"
+        named = {rel, rel + ".sig", path}
         ok = _safe_path(original["path"]) and path in self.files
         got = self.hashed(path) if ok else None
         if got is None or not (
@@ -1041,11 +1066,13 @@ class _Checker:
         for name, info in (derived if isinstance(derived, dict) else {}).items():
             if isinstance(info, dict) and isinstance(info.get("path"), str):
                 dpath = f"{folder}/{info['path']}"
+                named.add(dpath)
                 ok = _safe_path(info["path"]) and dpath in self.files
                 digests = self.hashed(dpath) if ok else None
                 if digests is None or digests[0] != info.get("sha256"):
                     msg = f"the derived {name} differs from its signed record"
                     self.add("RECORD_DIGEST_MISMATCH", msg, dpath, art)
+        return named
 
     def check_record_signature(self, art: str, rel: str, data: bytes) -> None:
         try:

@@ -183,9 +183,26 @@ def test_manifest_path_with_dot_dot(bag: Path) -> None:
 
 
 def test_resealing_after_a_change_passes(bag: Path, _identity_template: Path) -> None:
-    (bag / "data" / "nota.txt").write_text("añadido y firmado\n")
+    info = bag / "bag-info.txt"
+    info.write_text(info.read_text(encoding="utf-8").replace("Evidence", "Prueba"), "utf-8")
     reseal(bag, _identity_template)
     assert codes(bag) == set()
+
+
+def test_a_file_no_record_names_is_reported_even_when_resealed(
+    bag: Path, _identity_template: Path
+) -> None:
+    folder = originals(bag)[0].parent.parent
+    (folder / "original" / "segunda-version.txt").write_text("añadido y firmado\n")
+    (bag / "data" / "nota.txt").write_text("añadido\n")
+    (bag / "data" / "keys" / "leeme.txt").write_text("añadido\n")
+    reseal(bag, _identity_template)
+    found = bagcheck.check_package(bag)["problems"]
+    assert {(p["code"], p["path"].rsplit("/", 1)[-1]) for p in found} == {
+        ("UNEXPECTED_FILE", "segunda-version.txt"),
+        ("UNEXPECTED_FILE", "nota.txt"),
+        ("UNEXPECTED_FILE", "leeme.txt"),
+    }
 
 
 def test_what_bagit_allows_is_accepted(bag: Path, _identity_template: Path) -> None:
@@ -203,7 +220,9 @@ def test_percent_encoded_names_are_decoded(bag: Path, _identity_template: Path) 
     (bag / "data" / "100% cierto\r\n.txt").write_text("nombre difícil\n")
     reseal(bag, _identity_template)
     assert b"data/100%25 cierto%0D%0A.txt" in (bag / "manifest-sha256.txt").read_bytes()
-    assert codes(bag) == set()
+    # Found under its decoded name (no FILE_MISSING, no FIXITY_MISMATCH); the format has no
+    # place for it, which is the only finding.
+    assert codes(bag) == {"UNEXPECTED_FILE"}
 
 
 def test_the_exported_samples_pass(package: Path) -> None:
