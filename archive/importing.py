@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import shutil
@@ -32,7 +33,7 @@ from urllib.parse import quote
 from archive import faults, ocfl
 from archive.custody_log import LogWriter, read_lines, utc_now
 from archive.findings import Code, Finding
-from archive.fsutil import syncfs, write_file
+from archive.fsutil import write_file
 from archive.hashing import Digests, copy_and_hash, fd_writer
 from archive.identity import Signer
 from archive.import_history import install_history, source_changed
@@ -379,19 +380,17 @@ class _Run:
 
     def commit(self) -> None:
         """Staged bytes durable, then the events, then the installs."""
-        if self.staged:
-            syncfs(self.archive.root)
-        faults.point("before-log-append")
-        self.writer.flush()
-        faults.point("after-log-append")
-        for kind, art, folder in self.staged:
-            if kind == "new":
-                self.mkdir(self.archive.object_dir(art).parent)
-                self.archive.install_staged(folder, art)
-            else:
-                install_revision(self.archive, folder, art)
-            faults.point("after-install")
+        self.archive.commit_batch(
+            self.writer, [functools.partial(self._install, *s) for s in self.staged]
+        )
         self.staged.clear()
+
+    def _install(self, kind: str, art: str, folder: Path) -> None:
+        if kind == "new":
+            self.mkdir(self.archive.object_dir(art).parent)
+            self.archive.install_staged(folder, art)
+        else:
+            install_revision(self.archive, folder, art)
 
 
 def write_file_fd(fd: int, data: bytes) -> None:

@@ -15,16 +15,16 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from archive import ocfl
+from archive import faults, ocfl
 from archive.custody_log import ARRIVAL_ACTIONS, LogWriter, parse_event, read_lines, utc_now
-from archive.fsutil import fsync_dir, remove_temporaries, write_atomic
+from archive.fsutil import fsync_dir, remove_temporaries, syncfs, write_atomic
 from archive.identity import Identity, Signer, identity_from_public_line
 from constancia.errors import ArchiveBusy, ArchiveNotFound, FormatError, UsageError
 
@@ -373,6 +373,19 @@ class Archive:
             notes.append(f"removed the unfinished ingest {entry.name}")
         fsync_dir(self.tmp)
         return notes
+
+    def commit_batch(self, writer: LogWriter, installs: Sequence[Callable[[], None]]) -> None:
+        """The order that keeps a batch crash-safe: the staged bytes durable (one syncfs for
+        the batch), then the events that name them, then each install into objects/. A kill
+        between the steps leaves what :meth:`recover` finishes or removes."""
+        if installs:
+            syncfs(self.root)
+        faults.point("before-log-append")
+        writer.flush()
+        faults.point("after-log-append")
+        for install in installs:
+            install()
+            faults.point("after-install")
 
     def install_staged(self, staged: Path, artefact_id: str) -> None:
         """Rename a complete staged object folder into the storage root."""

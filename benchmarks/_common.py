@@ -304,6 +304,13 @@ class Report:
     def failed(self) -> bool:
         return any(r.verdict == "FAIL" for r in self.rows)
 
+    def finish(self, strict: bool) -> int:
+        """Print the table, write the JSON; the exit status (1 only if ``strict`` and a
+        target failed: a benchmark is a report, not a test)."""
+        print(self.table())
+        print(f"\nJSON: {self.write()}")
+        return 1 if strict and self.failed else 0
+
 
 def _fmt(x: float) -> str:
     if x >= 1000:

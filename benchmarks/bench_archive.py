@@ -260,10 +260,7 @@ def main() -> None:
     report = Report("bench_archive", args.quick)
     for name in args.only or list(BENCHES):
         BENCHES[name](report, args.quick, args.keep)
-    print(report.table())
-    print(f"\nJSON: {report.write()}")
-    if args.strict and report.failed:
-        sys.exit(1)
+    sys.exit(report.finish(args.strict))
 
 
 if __name__ == "__main__":

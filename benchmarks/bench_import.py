@@ -137,9 +137,7 @@ def main() -> int:
         report.add(
             Row(b, "import rate without the search index", n / (plan + write), "artefacts/s")
         )
-    print(report.table())
-    print(f"results: {report.write()}", file=sys.stderr)
-    return 1 if args.strict and report.failed else 0
+    return report.finish(args.strict)
 
 
 if __name__ == "__main__":

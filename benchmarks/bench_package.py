@@ -151,10 +151,7 @@ def main() -> None:
     os.environ.pop("CONSTANCIA_ARCHIVE", None)
     report = Report("bench_package", args.quick)
     bench(report, args.quick, args.keep)
-    print(report.table())
-    print(f"\nJSON: {report.write()}")
-    if args.strict and report.failed:
-        sys.exit(1)
+    sys.exit(report.finish(args.strict))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import secrets
@@ -26,7 +27,7 @@ from urllib.parse import quote
 
 from archive import faults, ocfl
 from archive.custody_log import LogWriter, canonical, parse_event, read_lines, utc_now
-from archive.fsutil import syncfs, write_file
+from archive.fsutil import write_file
 from archive.hashing import copy_and_hash, fd_writer, sha256_hex
 from archive.identity import Signer
 from archive.store import STAGE_PREFIX, Archive, object_id_for
@@ -332,14 +333,13 @@ class _Run:
 
     def commit_batch(self) -> None:
         """Make the batch durable: staged bytes, then the events, then the renames."""
-        if self.staged:
-            syncfs(self.archive.root)
-        faults.point("before-log-append")
-        self.writer.flush()
-        faults.point("after-log-append")
-        for s in self.staged:
-            self.archive.install_staged(s.folder, s.artefact_id)
-            faults.point("after-install")
+        self.archive.commit_batch(
+            self.writer,
+            [
+                functools.partial(self.archive.install_staged, s.folder, s.artefact_id)
+                for s in self.staged
+            ],
+        )
         self.staged.clear()
         self.staged_ids.clear()
 
