@@ -14,11 +14,13 @@ files, and sign the tag manifest.
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +32,13 @@ from archive.hashing import Digests, copy_and_hash, sha256_hex, sha512_hex
 from archive.identity import Identity, Signer
 from archive.store import Archive
 from artefacts.record import RECORD_NAMESPACE
-from constancia.errors import ArchiveDamaged, FormatError, SignatureError, UsageError
+from constancia.errors import (
+    ArchiveDamaged,
+    FormatError,
+    SignatureError,
+    StorageError,
+    UsageError,
+)
 
 #: The SSHSIG namespace of the exporter's signature over tagmanifest-sha512.txt.
 PACKAGE_NAMESPACE = "constancia-package"
@@ -108,7 +116,7 @@ def export_package(
     work.mkdir(parents=True)
     report = ExportReport(to, identifier, ids)
     try:
-        with archive.lock(wait=wait, on_wait=on_wait):
+        with _disk_full_is_plain(to), archive.lock(wait=wait, on_wait=on_wait):
             archive.recover()
             writer = archive.log_writer()
             payload = _Payload()
@@ -148,6 +156,20 @@ def export_package(
         shutil.rmtree(work, ignore_errors=True)
         raise
     return report
+
+
+@contextlib.contextmanager
+def _disk_full_is_plain(to: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise StorageError(
+            "the disk is full: the package could not be written; nothing was exported",
+            path=to,
+            hint="free some space there, or give --to a folder on a larger disk",
+        ) from e
 
 
 def _check_destination(archive: Archive, to: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from archive.store import Archive
 from tests.conftest import Run
 
@@ -72,3 +74,22 @@ def test_verify_package_of_a_plain_bag_says_what_it_is(run: Run, tmp_path: Path)
     assert result.exit_code == 1
     assert "not a Constancia evidence package" in result.stderr
     assert run("verify-package", tmp_path / "nowhere").exit_code == 2
+
+
+def test_a_full_disk_is_one_sentence_and_no_export_event(
+    run: Run, filled: tuple[Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import archive.export
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    archive_path, ids = filled
+    monkeypatch.setattr(archive.export, "copy_and_hash", full)
+    result = run("export", ids[0], "--to", tmp_path / "p", "--archive", archive_path)
+    assert result.exit_code == 2
+    assert "the disk is full" in result.stderr
+    assert list(tmp_path.glob("*p*")) == []
+    assert "exported" not in run("log", "--archive", archive_path).stdout
