@@ -24,7 +24,7 @@ import hashlib
 import os
 import shutil
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -76,8 +76,10 @@ def write_import(
     *,
     accepted: str | None = None,
     progress: Progress | None = None,
+    on_commit: Callable[[list[str], list[str]], None] | None = None,
 ) -> ImportReport:
     """Take in what the plan holds that the archive lacks. Hold the lock; recover first.
+    ``on_commit(new, revised)`` is told the artefacts of each batch once it is committed.
 
     Nothing is written when nothing is new: no event, no checkpoint. A run killed before
     its ``imported`` event is completed by the next one, which records it."""
@@ -94,7 +96,7 @@ def write_import(
         report.checkpoint_size = checkpoint.size if checkpoint else None
         return report
     archive.tmp.mkdir(exist_ok=True)
-    run = _Run(archive, signer, writer, plan, progress or NoProgress())
+    run = _Run(archive, signer, writer, plan, progress or NoProgress(), on_commit)
     run.progress.start(len(work), sum(_bytes(v) for _, vs, _ in work for v in vs))
     try:
         if history:
@@ -157,8 +159,10 @@ class _Run:
         writer: LogWriter,
         plan: SourcePlan,
         progress: Progress,
+        on_commit: Callable[[list[str], list[str]], None] | None = None,
     ) -> None:
         self.archive = archive
+        self.on_commit = on_commit
         self.signer = signer
         self.writer = writer
         self.plan = plan
@@ -383,6 +387,11 @@ class _Run:
         self.archive.commit_batch(
             self.writer, [functools.partial(self._install, *s) for s in self.staged]
         )
+        if self.on_commit is not None and self.staged:
+            self.on_commit(
+                [a for kind, a, _ in self.staged if kind == "new"],
+                [a for kind, a, _ in self.staged if kind != "new"],
+            )
         self.staged.clear()
 
     def _install(self, kind: str, art: str, folder: Path) -> None:

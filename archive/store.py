@@ -73,6 +73,7 @@ class Archive:
         self.keys_dir = root / "keys"
         self.tmp = root / "tmp"
         self.index_dir = root / "index"
+        self._folders: set[Path] = set()  # folders under objects/ known to exist
 
     # ---- finding and creating -------------------------------------------------------------
 
@@ -390,8 +391,31 @@ class Archive:
     def install_staged(self, staged: Path, artefact_id: str) -> None:
         """Rename a complete staged object folder into the storage root."""
         target = self.object_dir(artefact_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(staged, target)
+        self._make_parents(target.parent)
+        try:
+            os.rename(staged, target)
+        except FileNotFoundError:
+            if not staged.exists():
+                raise
+            self._folders.clear()  # a remembered folder was removed meanwhile
+            self._make_parents(target.parent)
+            os.rename(staged, target)
+
+    def _make_parents(self, folder: Path) -> None:
+        """``folder`` (under objects/) and the folders above it, from the top, remembering
+        those that exist: most objects need one or two new n-tuple folders, and creating
+        folders is much of an ingest's time."""
+        if folder in self._folders:
+            return
+        chain = []
+        at = folder
+        while at != self.objects and at not in self._folders:
+            chain.append(at)
+            at = at.parent
+        for d in reversed(chain):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(d)
+            self._folders.add(d)
 
     def has_unfinished_work(self) -> bool:
         return self.tmp.is_dir() and any(self.tmp.iterdir())

@@ -98,9 +98,9 @@ def normalise_text(text: str) -> str:
 
 def guess_language(text: str) -> str | None:
     """``es`` or ``en`` from common words in the first 20,000 characters, or None if unclear."""
-    words = [w.lower() for w in _WORD.findall(text[:20_000])]
-    spanish = sum(1 for w in words if w in _SPANISH)
-    english = sum(1 for w in words if w in _ENGLISH)
+    words = _WORD.findall(text[:20_000].lower())
+    spanish = sum(map(_SPANISH.__contains__, words))
+    english = sum(map(_ENGLISH.__contains__, words))
     if spanish + english < 8:
         return None
     if spanish >= 2 * english:

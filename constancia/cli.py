@@ -225,6 +225,12 @@ def init(path: Path, name: str | None, as_json: bool) -> None:
 @click.option(
     "--include-hidden", is_flag=True, help="Also ingest files whose names start with a dot."
 )
+@click.option(
+    "--no-index",
+    is_flag=True,
+    help="Leave the search index for later (the next search brings it up to date): the "
+    "fastest way to get files safely into the archive.",
+)
 @ARCHIVE_OPT
 @JSON_OPT
 @WAIT_OPT
@@ -235,6 +241,7 @@ def ingest(
     paths: tuple[Path, ...],
     meta_file: Path | None,
     include_hidden: bool,
+    no_index: bool,
     archive_path: Path | None,
     as_json: bool,
     wait: float,
@@ -270,6 +277,7 @@ def ingest(
             index_progress=index_bar,
             wait=wait,
             on_wait=None if quiet else _say,
+            index=not no_index,
         )
     finally:
         bar.close()

@@ -12,6 +12,7 @@ pinned whoosh-reloaded 2.7.5.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import queue
 import re
@@ -33,6 +34,7 @@ from index.schema import VOCABULARY_ID, Analyzed, FastText, group_of, value_list
 __all__ = [
     "INDEXNAME",
     "VOCABULARY_ID",
+    "ParallelBuild",
     "add_serial",
     "build_parallel",
     "fields_of",
@@ -50,6 +52,8 @@ LIMIT_MB = 512
 #: each with its own header, decompression and unpickling.
 BLOCK_POSTINGS = 512
 _BATCH = 100
+#: Documents each process leaves for its last segment when the total is known in advance.
+LAST_SEGMENT = 300
 _WORD = re.compile(WORD_PATTERN)
 
 
@@ -170,10 +174,41 @@ def _open(folder: str) -> Any:
     return FileIndex(FileStorage(folder), indexname=INDEXNAME)
 
 
+class _Lengths:
+    """A segment's field lengths, each read once. Writing the postings, Whoosh asks for the
+    length of the posting's field in its document once per posting (~400 a document), each
+    a read through the column file just written: a third of the flush."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        self._known: dict[tuple[int, str], int] = {}
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
+        key = (docnum, fieldname)
+        length = self._known.get(key)
+        if length is None:
+            length = self._known[key] = self._reader.doc_field_length(docnum, fieldname, default)
+        return length
+
+
+def _finalize(writer: Any) -> Any:
+    """SegmentWriter._finalize_segment with the field lengths read once (see _Lengths)."""
+    writer.perdocwriter.close()
+    reader = writer.per_document_reader() if writer.codec.length_stats else None
+    lengths = _Lengths(reader) if reader is not None else None
+    writer.fieldwriter.add_postings(writer.schema, lengths, writer.pool.iter_postings())
+    writer.fieldwriter.close()
+    if reader is not None:
+        reader.close()
+    writer._close_segment()
+    writer._assemble_segment()
+    return writer.get_segment()
+
+
 def _finish_segment(filler: _Filler, folder: Path) -> Any:
     filler.add_vocabulary()
     # As MpWriter's sub-writers do: write the segment, leave the table of contents alone.
-    segment = filler.writer._finalize_segment()
+    segment = _finalize(filler.writer)
     if filler.sidecar is not None:
         folded = filler.writer.schema["words"].terms_of(filler.vocabulary)
         filler.sidecar.vocabulary = {folded[w] for w in filler.vocabulary if folded[w]}
@@ -181,22 +216,36 @@ def _finish_segment(filler: _Filler, folder: Path) -> Any:
     return segment
 
 
-def _worker(folder: str, jobs: Any, results: Any, per_segment: int) -> None:
-    """A build process: fills segments from batches of documents until it gets None."""
+def _worker(
+    folder: str,
+    jobs: Any,
+    results: Any,
+    per_segment: int,
+    loader: Callable[[Any], IndexDoc | None] | None,
+    flush_at: int,
+) -> None:
+    """A build process: fills segments from batches until it gets None. A batch holds
+    documents, or (with a ``loader``) what the loader turns into one (None: nothing to add).
+    A segment is also written when the process has handled ``flush_at`` items (if > 0), so
+    that the last one, written after the caller's last batch, is small."""
     try:
         ix = _open(folder)
         segments: list[Any] = []
         count = 0
         filler: _Filler | None = None
         while (batch := jobs.get()) is not None:
-            for doc in batch:
+            for item in batch:
+                doc = loader(item) if loader is not None else item
+                if doc is None:
+                    count += 1
+                    continue
                 if filler is None:
                     writer = SegmentWriter(
                         ix, _lk=False, limitmb=LIMIT_MB, compound=False, codec=new_codec()
                     )
                     filler = _Filler(writer, SidecarWriter(sidecar_fields(ix.schema)))
                 filler.add(doc)
-                if filler.count >= per_segment:
+                if filler.count >= per_segment or count + filler.count == flush_at:
                     count += filler.count
                     segments.append(_finish_segment(filler, Path(folder)))
                     filler = None
@@ -208,8 +257,8 @@ def _worker(folder: str, jobs: Any, results: Any, per_segment: int) -> None:
         results.put(("error", f"{type(e).__name__}: {e}", None))
 
 
-def _batches(docs: Iterable[IndexDoc], size: int) -> Iterator[list[IndexDoc]]:
-    batch: list[IndexDoc] = []
+def _batches(docs: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
     for doc in docs:
         batch.append(doc)
         if len(batch) == size:
@@ -221,6 +270,106 @@ def _batches(docs: Iterable[IndexDoc], size: int) -> Iterator[list[IndexDoc]]:
 
 class BuildFailed(RuntimeError):
     """A build process failed or died; the message says how."""
+
+
+class ParallelBuild:
+    """Worker processes that write new segments into the index folder while the caller goes
+    on; :meth:`commit` lists them in the index's table of contents in one commit.
+
+    Segments written but never committed are not part of the index (Whoosh lists segments
+    only in its table of contents). Documents are never dropped silently: a failed or dead
+    worker makes :meth:`send` or :meth:`commit` raise BuildFailed.
+    """
+
+    def __init__(
+        self,
+        ix: Any,
+        folder: Path,
+        *,
+        workers: int,
+        per_segment: int | None = None,
+        loader: Callable[[Any], IndexDoc | None] | None = None,
+        expected: int | None = None,
+    ) -> None:
+        self.ix = ix
+        self.sent = 0
+        # spawn: safe whatever threads the parent runs, and the same on every platform.
+        ctx = multiprocessing.get_context("spawn")
+        self._jobs: Any = ctx.Queue(maxsize=workers * 4)
+        self._results: Any = ctx.Queue()
+        # When the count is known, each process writes a segment shortly before its share
+        # ends: what is left to write once the caller has sent its last batch stays small.
+        flush_at = max(0, expected // workers - LAST_SEGMENT) if expected else 0
+        per_segment = per_segment or PER_SEGMENT
+        args = (str(folder), self._jobs, self._results, per_segment, loader, flush_at)
+        self._procs = [ctx.Process(target=_worker, args=args, daemon=True) for _ in range(workers)]
+        self._outcomes: list[tuple[str, Any, Any]] = []
+        try:
+            for p in self._procs:
+                p.start()
+        except BaseException:
+            self.kill()
+            raise
+
+    def _put(self, item: list[Any] | None) -> None:
+        while True:
+            try:
+                self._jobs.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                _check(self._procs, self._results, self._outcomes)
+
+    def send(self, items: Iterable[Any], progress: Callable[[int], None] | None = None) -> None:
+        """Queue documents (or loader items); waits while the workers are behind."""
+        for batch in _batches(items, _BATCH):
+            self._put(batch)
+            self.sent += len(batch)
+            if progress is not None:
+                progress(self.sent)
+
+    def finish(self) -> tuple[int, list[Any]]:
+        """Wait for the workers to write their last segments: (items handled, segments)."""
+        try:
+            for _ in self._procs:
+                self._put(None)
+            while len(self._outcomes) < len(self._procs):
+                try:
+                    self._outcomes.append(self._results.get(timeout=0.5))
+                except queue.Empty:
+                    _check(self._procs, self._results, self._outcomes)
+            for p in self._procs:
+                p.join()
+        except BaseException:
+            self.kill()
+            raise
+        errors = [str(o[1]) for o in self._outcomes if o[0] != "ok"]
+        if errors:
+            raise BuildFailed(errors[0])
+        count = sum(int(o[1]) for o in self._outcomes)
+        if count != self.sent:
+            raise BuildFailed(
+                f"{self.sent} documents were sent to the build processes, {count} indexed"
+            )
+        return count, [s for o in self._outcomes for s in o[2]]
+
+    def commit(self, open_writer: Callable[[], Any]) -> int:
+        """Finish, then list the new segments beside those already there with a writer from
+        ``open_writer`` (it takes the index's lock), adding nothing else: as MpWriter.commit
+        does with ``multisegment=True``. Returns the number of items handled."""
+        count, segments = self.finish()
+        writer = open_writer()
+        writer._close_segment()
+        writer._commit_toc(writer.segments + segments)
+        writer._finish()
+        return count
+
+    def kill(self) -> None:
+        for p in self._procs:
+            if p.is_alive():
+                p.kill()
+        for p in self._procs:
+            with contextlib.suppress(AssertionError):  # a process that never started
+                p.join(timeout=5)
 
 
 def build_parallel(
@@ -237,27 +386,6 @@ def build_parallel(
     Returns the count and the documents whose ID came again (to add afterwards, replacing
     the first). Raises BuildFailed if a process fails: documents are never dropped silently.
     """
-    per_segment = per_segment or PER_SEGMENT
-    # spawn: safe whatever threads the parent runs, and the same on every platform.
-    ctx = multiprocessing.get_context("spawn")
-    jobs: Any = ctx.Queue(maxsize=workers * 4)
-    results: Any = ctx.Queue()
-    procs = [
-        ctx.Process(target=_worker, args=(str(folder), jobs, results, per_segment), daemon=True)
-        for _ in range(workers)
-    ]
-    for p in procs:
-        p.start()
-    outcomes: list[tuple[str, Any, Any]] = []
-
-    def put(item: list[IndexDoc] | None) -> None:
-        while True:
-            try:
-                jobs.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                _check(procs, results, outcomes)
-
     again: list[IndexDoc] = []
     seen: set[str] = set()
 
@@ -269,38 +397,13 @@ def build_parallel(
                 seen.add(doc.id)
                 yield doc
 
+    build = ParallelBuild(ix, folder, workers=workers, per_segment=per_segment)
     try:
-        sent = 0
-        for batch in _batches(first_of_each(docs), _BATCH):
-            put(batch)
-            sent += len(batch)
-            if progress is not None:
-                progress(sent)
-        for _ in procs:
-            put(None)
-        while len(outcomes) < len(procs):
-            try:
-                outcomes.append(results.get(timeout=0.5))
-            except queue.Empty:
-                _check(procs, results, outcomes)
-        for p in procs:
-            p.join()
+        build.send(first_of_each(docs), progress)
     except BaseException:
-        for p in procs:
-            p.kill()
+        build.kill()
         raise
-    errors = [str(o[1]) for o in outcomes if o[0] != "ok"]
-    if errors:
-        raise BuildFailed(errors[0])
-    count = sum(int(o[1]) for o in outcomes)
-    if count != sent:
-        raise BuildFailed(f"{sent} documents were sent to the build processes, {count} indexed")
-    segments = [s for o in outcomes for s in o[2]]
-    writer = ix.writer()
-    # As MpWriter.commit does with multisegment=True: list the new segments, add nothing.
-    writer._close_segment()
-    writer._commit_toc(writer.segments + segments)
-    writer._finish()
+    count = build.commit(ix.writer)
     return count, again
 
 

@@ -35,7 +35,14 @@ from whoosh.index import LockError
 
 from archive.fsutil import write_atomic
 from constancia.errors import ConstanciaError
-from index.building import INDEXNAME, BuildFailed, add_serial, build_parallel, new_codec
+from index.building import (
+    INDEXNAME,
+    BuildFailed,
+    ParallelBuild,
+    add_serial,
+    build_parallel,
+    new_codec,
+)
 from index.documents import IndexDoc
 from index.query import SearchQuery, SearchResults
 from index.schema import build_schema
@@ -44,6 +51,7 @@ from index.searching import Searching
 __all__ = [
     "IndexBusy",
     "IndexCorrupt",
+    "IndexFeed",
     "IndexMissing",
     "SearchEngine",
     "WhooshEngine",
@@ -223,6 +231,85 @@ def build_index(
     _remove_old_folders(path, folder, previous)
     log.info("built a search index of %d documents in %s", count, folder)
     return count
+
+
+class IndexFeed:
+    """New documents analysed by worker processes while the caller goes on (an ingest
+    staging and committing its batches), listed in the index in one commit at the end.
+
+    The workers write segments into the live index folder, which readers ignore until
+    :meth:`commit` lists them; :meth:`abort` (or a crash) leaves files the next commit
+    removes. A feed adds documents and never replaces one: it is for IDs the index does not
+    hold. Without a live index, ``create`` starts a new one, swapped in by the commit.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        loader: Callable[[Any], IndexDoc | None],
+        workers: int,
+        per_segment: int,
+        expected: int | None = None,
+        create: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self._new: Path | None = None
+        try:
+            folder = _read_current(self.path)
+            self._ix = _open_whoosh(folder, False)
+            self._ix.doc_count_all()  # fails now, not at the commit, if it cannot be read
+        except IndexMissing:
+            if not create:
+                raise
+            self.path.mkdir(parents=True, exist_ok=True)
+            folder = self._new = _new_folder(self.path)
+            self._ix = _open_whoosh(folder, False)
+        except ConstanciaError:
+            raise
+        except Exception as e:
+            raise IndexCorrupt(f"the search index in {self.path} cannot be read ({e})") from e
+        self._build = ParallelBuild(
+            self._ix,
+            folder,
+            workers=workers,
+            per_segment=per_segment,
+            loader=loader,
+            expected=expected,
+        )
+
+    def send(self, items: Iterable[Any]) -> None:
+        try:
+            self._build.send(items)
+        except BuildFailed as e:
+            self.abort()
+            raise IndexCorrupt(f"indexing failed: {e}") from e
+
+    def commit(self, progress: Callable[[int], None] | None = None) -> int:
+        """Wait for the workers, then commit their segments; returns the items handled."""
+
+        def open_writer() -> Any:
+            if progress is not None:
+                progress(self._build.sent)
+            return WhooshEngine(self.path, self._ix, readonly=False)._writer()
+
+        try:
+            count = self._build.commit(open_writer)
+        except BuildFailed as e:
+            self.abort()
+            raise IndexCorrupt(f"indexing failed: {e}") from e
+        except BaseException:
+            self.abort()
+            raise
+        if self._new is not None:
+            _write_current(self.path, self._new)
+            _remove_old_folders(self.path, self._new, None)
+        return count
+
+    def abort(self) -> None:
+        self._build.kill()
+        if self._new is not None:
+            shutil.rmtree(self._new, ignore_errors=True)
 
 
 def index_is_current(path: Path, expected: dict[str, str]) -> list[str]:

@@ -19,8 +19,8 @@ from archive.import_report import ImportReport, Outcome, Progress
 from archive.import_source import SourcePlan, SourceUnverified, plan_source
 from archive.importing import write_import
 from archive.store import Archive
-from constancia.errors import ConstanciaError, StorageError, UsageError
-from ingest.indexing import add_records
+from constancia.errors import StorageError, UsageError
+from ingest.indexing import RunIndexer
 from ingest.pipeline import IngestReport, ingest_paths
 from ingest.walk import display
 
@@ -83,12 +83,20 @@ def import_path(
         return _import_bag(archive, signer, plan, accepted, wait, on_wait, progress, index_progress)
     with archive.lock(wait=wait, on_wait=on_wait):
         notes = archive.recover()
-        report = write_import(archive, signer, plan, accepted=accepted, progress=progress)
-        report.notes = notes
-        changed = [o.id for o in report.outcomes if o.id and o.status in ("new", "revised")]
-        if index_progress is not None:
-            index_progress.start(len(changed), 0)
-        _index(archive, changed, report, index_progress)
+        indexer = RunIndexer(archive, len(plan.artefacts))
+        try:
+            report = write_import(
+                archive,
+                signer,
+                plan,
+                accepted=accepted,
+                progress=progress,
+                on_commit=lambda new, revised: indexer.committed(new, replaced=revised),
+            )
+        except BaseException:
+            indexer.abort()
+            raise
+        report.notes = notes + indexer.finish_run(index_progress)
     return report
 
 
@@ -110,19 +118,6 @@ def _check_space(archive: Archive, plan: SourcePlan) -> None:
             "free on the archive's disk; nothing was written",
             hint="free some space (or move the archive to a larger disk) and try again",
         )
-
-
-def _index(archive: Archive, ids: list[str], report: ImportReport, bar: Any) -> None:
-    try:
-        note = add_records(archive, ids, progress=bar.advance_files if bar else None)
-    except (ConstanciaError, OSError) as e:
-        report.notes.append(
-            f"the search index was not updated ({e}); it will catch up on the next search, "
-            "or run `constancia index rebuild`"
-        )
-    else:
-        if note is not None:
-            report.notes.append(note.message)
 
 
 def _import_bag(

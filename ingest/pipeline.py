@@ -37,8 +37,9 @@ from artefacts.metadata import guess_kind, load_sidecar, merge_metadata
 from artefacts.record import RECORD_NAMESPACE, build_record, record_bytes
 from constancia import __version__
 from constancia.errors import ConstanciaError, FormatError, MetadataError, StorageError
+from index.documents import doc_from_record
 from ingest.derived import write_derived
-from ingest.indexing import add_records
+from ingest.indexing import RunIndexer
 from ingest.walk import Candidate, Skipped, collect, display
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class _Run:
         signer: Signer,
         writer: LogWriter,
         *,
+        indexer: RunIndexer,
         ocr: bool = True,
         provenance: dict[str, Any] | None = None,
     ) -> None:
@@ -139,8 +141,7 @@ class _Run:
         self.staged_ids: set[str] = set()
         self.arrivals = _known_arrivals(archive)
         self.ocr = ocr
-        self.new_ids: list[str] = []  # for the search index (read back at the end: memory
-        # stays flat however many files a run holds)
+        self.indexer = indexer
         archive.tmp.mkdir(exist_ok=True)
 
     def ingest_file(
@@ -247,7 +248,9 @@ class _Run:
         folder = self.archive.tmp / f"{STAGE_PREFIX}{artefact}"
         logical = "original/" + ocfl.safe_logical_name(os.fsdecode(cand.path.name))
         content = folder / ocfl.content_path(1, logical)
-        content.parent.mkdir(parents=True)
+        # One mkdir per level (pathlib's parents=True first fails at the deepest one).
+        for level in (folder, folder / "v1", content.parent.parent, content.parent):
+            os.mkdir(level)
         os.rename(tmp, content)
         with open(content, "rb") as f:
             head = f.read(8192)
@@ -328,7 +331,7 @@ class _Run:
             time=now,
         )
         self.staged.append(_Staged(artefact, folder))
-        self.new_ids.append(artefact)
+        self.indexer.staged(functools.partial(doc_from_record, record, derived.text), artefact)
         self.staged_ids.add(artefact)
 
     def commit_batch(self) -> None:
@@ -340,6 +343,8 @@ class _Run:
                 for s in self.staged
             ],
         )
+        if self.staged:
+            self.indexer.committed([s.artefact_id for s in self.staged])
         self.staged.clear()
         self.staged_ids.clear()
 
@@ -389,11 +394,13 @@ def ingest_paths(
     ocr: bool = True,
     index_progress: Any = None,
     provenance: dict[str, Any] | None = None,
+    index: bool = True,
 ) -> IngestReport:
     """Ingest files and folders; one checkpoint at the end. ``meta`` applies to every file
     (a file's own sidecar overrides it key by key). ``provenance`` (how the files came, e.g.
     ``{"bag": ...}`` for an imported BagIt bag) is kept as ``via`` in each record's
-    ``ingested`` block and in each arrival event."""
+    ``ingested`` block and in each arrival event. ``index=False`` leaves the search index
+    for later (the next search brings it up to date)."""
     progress = progress or _NoProgress()
     items = collect(inputs, archive_root=archive.root, include_hidden=include_hidden)
     candidates = [i for i in items if isinstance(i, Candidate)]
@@ -405,44 +412,34 @@ def ingest_paths(
     with archive.lock(wait=wait, on_wait=on_wait):
         notes = archive.recover()
         writer = archive.log_writer()
-        run = _Run(archive, signer, writer, ocr=ocr, provenance=provenance)
+        indexer = RunIndexer(archive, len(candidates), enabled=index)
+        run = _Run(archive, signer, writer, indexer=indexer, ocr=ocr, provenance=provenance)
         progress.start(len(candidates), total)
         batch_bytes = 0
         try:
-            for item in items:
-                if isinstance(item, Skipped):
-                    where = display(item.path)
-                    results.append(FileResult(where, item.status, error=f"{where}: {item.reason}"))
-                    continue
-                result = run.ingest_file(item, meta or {}, progress.advance)
-                results.append(result)
-                progress.done(result)
-                if result.status == "ingested":
-                    batch_bytes += item.path.lstat().st_size
-                if len(run.staged) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
-                    run.commit_batch()
-                    batch_bytes = 0
-        finally:
-            # Whatever happened, what was completely staged is committed and covered.
-            run.commit_batch()
-            faults.point("before-checkpoint")
-            checkpoint = writer.checkpoint_if_needed(signer)
-        # The archive is complete and signed; the index is a cache, so a failure there is a
-        # warning (the next search or `constancia index rebuild` repairs it), never a loss.
-        if index_progress is not None:
-            index_progress.start(len(run.new_ids), 0)
-        try:
-            note = add_records(
-                archive,
-                run.new_ids,
-                progress=index_progress.advance_files if index_progress else None,
-            )
-        except (ConstanciaError, OSError) as e:
-            notes.append(
-                f"the search index was not updated ({e}); it will catch up on the "
-                "next search, or run `constancia index rebuild`"
-            )
-        else:
-            if note is not None:
-                notes.append(note.message)
+            try:
+                for item in items:
+                    if isinstance(item, Skipped):
+                        where = display(item.path)
+                        results.append(
+                            FileResult(where, item.status, error=f"{where}: {item.reason}")
+                        )
+                        continue
+                    result = run.ingest_file(item, meta or {}, progress.advance)
+                    results.append(result)
+                    progress.done(result)
+                    if result.status == "ingested":
+                        batch_bytes += item.path.lstat().st_size
+                    if len(run.staged) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+                        run.commit_batch()
+                        batch_bytes = 0
+            finally:
+                # Whatever happened, what was completely staged is committed and covered.
+                run.commit_batch()
+                faults.point("before-checkpoint")
+                checkpoint = writer.checkpoint_if_needed(signer)
+        except BaseException:
+            indexer.abort()
+            raise
+        notes += indexer.finish_run(index_progress)
     return IngestReport(results, notes, checkpoint.size if checkpoint else None)
