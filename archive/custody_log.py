@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,6 +102,9 @@ class _NotPlain(Exception):
     """A number the standard library may write otherwise than RFC 8785."""
 
 
+_FOUR_BYTE_LEAD = re.compile(rb"[\xf0-\xff]")
+
+
 def _no_float(text: str) -> Any:
     raise _NotPlain
 
@@ -116,7 +120,7 @@ def parse_event(line: bytes) -> dict[str, Any]:
     # Fast path (verify parses every line of a long log): a line with no float, no integer
     # near 2^53 and no character outside the BMP (no UTF-8 byte >= 0xF0) is plain, so the
     # standard library's sorted compact form is its RFC 8785 form (see `canonical`).
-    plain = max(line, default=0) < 0xF0
+    plain = _FOUR_BYTE_LEAD.search(line) is None
     try:
         text = line.decode("utf-8")
         if plain:

@@ -184,9 +184,10 @@ def _walk(folder: Path, top: bool) -> Iterator[tuple[str, Path]]:
             yield "stray", Path(e.path)
 
 
-def list_object_dirs(root: Path) -> Iterator[Path]:
+def list_object_dirs(root: Path, *, top: bool = True) -> Iterator[Path]:
     """Every object folder (one holding ``0=ocfl_object_1.1``) under the storage root, in a
-    stable order; objects are not descended into, ``extensions/`` is skipped."""
-    for kind, path in walk_storage_root(root):
+    stable order; objects are not descended into, ``extensions/`` is skipped. ``top=False``:
+    ``root`` is a folder inside the storage hierarchy."""
+    for kind, path in _walk(root, top):
         if kind == "object":
             yield path

@@ -229,12 +229,7 @@ class Archive:
 
     def artefact_ids(self) -> list[str]:
         """Every artefact in the storage root, sorted."""
-        ids = []
-        for d in ocfl.list_object_dirs(self.objects):
-            name = d.name
-            if name.startswith("urn%3asha256%3a") and ID_RE.fullmatch(name[15:]):
-                ids.append(name[15:])
-        return sorted(ids)
+        return sorted(i for d in ocfl.list_object_dirs(self.objects) if (i := artefact_of(d)))
 
     def resolve_id(self, prefix: str) -> str:
         """The artefact whose ID starts with ``prefix`` (8+ hex characters)."""
@@ -419,6 +414,14 @@ class Archive:
 
     def has_unfinished_work(self) -> bool:
         return self.tmp.is_dir() and any(self.tmp.iterdir())
+
+
+def artefact_of(object_dir: Path) -> str | None:
+    """The artefact an object folder holds, from its name (None: not one of ours)."""
+    name = object_dir.name
+    if name.startswith("urn%3asha256%3a") and ID_RE.fullmatch(name[15:]):
+        return name[15:]
+    return None
 
 
 def _ingested_ids(lines: list[bytes]) -> set[str]:

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from archive import hashing, ocfl, ocfl_check, sshsig
-from archive.custody_log import ARRIVAL_ACTIONS, parse_event, read_lines
 from archive.findings import Code, Finding
 from archive.identity import Identity
-from archive.store import STAGE_PREFIX, Archive, object_id_for
+from archive.store import STAGE_PREFIX, Archive, artefact_of, object_id_for
 from archive.timestamp_verify import check_timestamps
 from archive.verify_log import LogState, VerifyReport, check_keys, check_log
 from archive.verify_sources import check_sources
@@ -34,6 +33,9 @@ __all__ = ["LogState", "VerifyReport", "check_keys", "check_log", "verify_archiv
 
 #: Below this many artefacts, starting worker processes costs more than it saves.
 PARALLEL_MIN = 1000
+#: A storage root with this many first-level folders holds about as many objects or more
+#: (objects spread over 4,096 of them): enough for worker processes.
+_MANY_TOPS = 800
 
 
 def verify_archive(
@@ -52,13 +54,21 @@ def verify_archive(
     report = VerifyReport()
     keys = check_keys(archive, report.problems)
     selected = sorted(ids) if ids is not None else None
-    present = set(archive.artefact_ids())
-    wanted = selected if selected is not None else sorted(present)
+    tops = _top_folders(archive) if selected is None else []
     if workers is None:
-        workers = 2 if len(wanted) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1 else 1
+        many = len(selected) >= PARALLEL_MIN if selected is not None else len(tops) >= _MANY_TOPS
+        workers = 2 if many and (os.cpu_count() or 1) > 1 else 1
     checked = None
-    if workers > 1:
-        checked = _start_workers(archive, [a for a in wanted if a in present], keys, workers)
+    present: set[str] | None = None
+    if selected is not None:
+        present = {a for a in selected if archive.has_artefact(a)}
+        if workers > 1:
+            checked = _start_workers(archive, sorted(present), keys, workers)
+    elif workers > 1:
+        # The workers also list the storage root, each its share of the first-level folders.
+        checked = _start_workers(archive, [], keys, workers, tops)
+    else:
+        present = set(archive.artefact_ids())
     try:
         state = check_log(archive, keys, report)
         check_timestamps(archive, report.problems)
@@ -68,65 +78,112 @@ def verify_archive(
     finally:
         if checked is not None:
             checked.pool.shutdown(cancel_futures=True)
+    if present is None:
+        present = set(results or ())
+    wanted = selected if selected is not None else sorted(present)
     check_objects(archive, keys, state, report, present, wanted, selected, progress, results)
     return report
+
+
+def _top_folders(archive: Archive) -> list[str]:
+    """The first-level folders of the storage root's n-tuple tree (``extensions`` aside)."""
+    try:
+        with os.scandir(archive.objects) as it:
+            return sorted(
+                e.name for e in it if e.is_dir(follow_symlinks=False) and e.name != "extensions"
+            )
+    except OSError:
+        return []
 
 
 @dataclass
 class _Workers:
     pool: ProcessPoolExecutor
-    futures: list[Future[dict[str, list[Finding]]]]
+    futures: list[Future[dict[str, list[Finding | _LogLink]]]]
 
-    def collect(self) -> dict[str, list[Finding]]:
-        out: dict[str, list[Finding]] = {}
+    def collect(self) -> dict[str, list[Finding | _LogLink]]:
+        out: dict[str, list[Finding | _LogLink]] = {}
         for f in self.futures:
             out.update(f.result())
         return out
 
 
+@dataclass(frozen=True)
+class _LogLink:
+    """Where a worker, which does not read the custody log, leaves a check against it for
+    the parent to make: is the artefact in the log (``record_sha256`` None), and is its v1
+    record the one the arrival event names. Kept in place, so findings keep their order."""
+
+    path: str
+    record_sha256: str | None = None
+    version_1: bool = False
+
+    def findings(self, art: str, ingest: dict[str, Any] | None) -> list[Finding]:
+        if not self.version_1:
+            if ingest is None:
+                return [
+                    Finding(
+                        Code.ARTEFACT_NOT_IN_LOG,
+                        "no ingest event in the custody log",
+                        id=art,
+                        path=self.path,
+                    )
+                ]
+            return []
+        if ingest is None:
+            return []
+        want = ingest["details"].get("record", {}).get("sha256")
+        if self.record_sha256 is None or self.record_sha256 != want:
+            return [
+                Finding(
+                    Code.EVENT_RECORD_MISMATCH,
+                    "the record differs from the one the ingest event names",
+                    id=art,
+                    path=self.path,
+                )
+            ]
+        return []
+
+
 def _start_workers(
-    archive: Archive, wanted: list[str], keys: dict[str, Identity], workers: int
+    archive: Archive,
+    wanted: list[str],
+    keys: dict[str, Identity],
+    workers: int,
+    tops: list[str] | None = None,
 ) -> _Workers:
-    # A quick pass for what the workers need from the log: each artefact's first ingest (or
-    # import) event (the full check of the log runs meanwhile in this process).
-    ingests: dict[str, str] = {}
-    needles = [f'"action":"{a}"'.encode() for a in ARRIVAL_ACTIONS]
-    for line in read_lines(archive.log_path).lines:
-        if not any(n in line for n in needles):
-            continue
-        try:
-            event = parse_event(line)
-        except FormatError:
-            continue
-        if event["action"] in ARRIVAL_ACTIONS and isinstance(event["artefact"], str):
-            record = event["details"].get("record")
-            digest = record.get("sha256") if isinstance(record, dict) else None
-            ingests.setdefault(event["artefact"], str(digest))
+    """Check ``wanted`` in worker processes, or (``tops``) every object under those
+    first-level folders of the storage root."""
     # Forked workers start at once and need no re-import; no thread of ours may be running
     # when they are made, so the hashing threads are stopped first.
     hashing.shutdown_pool()
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-    n = workers * 4
-    chunks = [wanted[i::n] for i in range(n) if wanted[i::n]]
-    futures = [
-        pool.submit(_check_chunk, archive.root, c, keys, {a: ingests.get(a) for a in c})
-        for c in chunks
-    ]
+    # Many small chunks: the processes finish together (a chunk is a tenth of a second).
+    n = workers * 16
+    items = tops if tops is not None else wanted
+    chunks = [items[i::n] for i in range(n) if items[i::n]]
+    listing = tops is not None
+    futures = [pool.submit(_check_chunk, archive.root, c, keys, listing) for c in chunks]
     return _Workers(pool, futures)
 
 
 def _check_chunk(
-    root: Path, ids: list[str], keys: dict[str, Identity], ingests: dict[str, str | None]
-) -> dict[str, list[Finding]]:
-    """Worker process: check these objects; findings by artefact."""
+    root: Path, items: list[str], keys: dict[str, Identity], listing: bool = False
+) -> dict[str, list[Finding | _LogLink]]:
+    """Worker process: check these objects (or, ``listing``, every object under these
+    first-level folders); findings by artefact, with the checks against the custody log
+    left for the parent (which reads the log meanwhile)."""
     archive = Archive.open(root)
-    state = LogState(
-        [], [], {a: {"details": {"record": {"sha256": d}}} for a, d in ingests.items() if d}
-    )
-    out: dict[str, list[Finding]] = {}
+    ids = items
+    if listing:
+        folders = (archive.objects / top for top in items)
+        ids = [
+            a for f in folders for d in ocfl.list_object_dirs(f, top=False) if (a := artefact_of(d))
+        ]
+    out: dict[str, list[Finding | _LogLink]] = {}
     for art in ids:
-        found: list[Finding] = []
-        check_artefact(archive, art, keys, state, found)
+        found: list[Finding | _LogLink] = []
+        check_artefact(archive, art, keys, None, found)
         out[art] = found
     return out
 
@@ -161,7 +218,7 @@ def check_objects(
     wanted: list[str],
     selected: list[str] | None,
     progress: Callable[[int, int], None] | None,
-    results: dict[str, list[Finding]] | None = None,
+    results: dict[str, list[Finding | _LogLink]] | None = None,
 ) -> None:
     """Every wanted object, in order; ``results`` holds findings already made by workers."""
     problems = report.problems
@@ -196,7 +253,9 @@ def check_objects(
             continue
         report.artefacts += 1
         if results is not None:
-            problems.extend(results[art])
+            ingest = state.ingests.get(art)
+            for f in results[art]:
+                problems.extend(f.findings(art, ingest) if isinstance(f, _LogLink) else [f])
         else:
             check_artefact(archive, art, keys, state, problems)
 
@@ -205,10 +264,11 @@ def check_artefact(
     archive: Archive,
     art: str,
     keys: dict[str, Identity],
-    state: LogState,
-    problems: list[Finding],
+    state: LogState | None,
+    problems: list[Any],
 ) -> None:
-    """One object: OCFL (fixity), the signed record, and its link to the custody log."""
+    """One object: OCFL (fixity), the signed record, and its link to the custody log (left
+    as :class:`_LogLink` entries when ``state`` is None: a worker process)."""
     rel = archive.object_rel(art)
     folder = archive.root / rel
     found, raw = ocfl_check.check_object_inventory(folder, object_id=object_id_for(art), rel=rel)
@@ -218,15 +278,13 @@ def check_artefact(
         versions = sorted(inv["versions"], key=lambda v: int(v[1:]))
     except (ConstanciaError, KeyError, TypeError, ValueError, AttributeError):
         return  # check_object has reported it
-    ingest = state.ingests.get(art)
-    if ingest is None:
-        problems.append(
-            Finding(
-                Code.ARTEFACT_NOT_IN_LOG, "no ingest event in the custody log", id=art, path=rel
-            )
-        )
+    link = _LogLink(rel)
+    ingest = state.ingests.get(art) if state is not None else None
+    problems.extend(link.findings(art, ingest) if state is not None else [link])
     for v in versions:
-        _check_record_version(folder, rel, art, inv, int(v[1:]), keys, ingest, problems)
+        _check_record_version(
+            folder, rel, art, inv, int(v[1:]), keys, ingest, problems, state is None
+        )
 
 
 def _check_record_version(
@@ -237,7 +295,8 @@ def _check_record_version(
     version: int,
     keys: dict[str, Identity],
     ingest: dict[str, Any] | None,
-    problems: list[Finding],
+    problems: list[Any],
+    defer_log: bool = False,
 ) -> None:
     try:
         state = ocfl.version_state(inv, version)
@@ -314,18 +373,10 @@ def _check_record_version(
                     path=f"{rel}/{state.get(str(info['path']), info['path'])}",
                 )
             )
-    if version == 1 and ingest is not None:
+    if version == 1:
         rsha = _inventory_digests(inv, rec_path)
-        want = ingest["details"].get("record", {}).get("sha256")
-        if rsha is None or rsha[0] != want:
-            problems.append(
-                Finding(
-                    Code.EVENT_RECORD_MISMATCH,
-                    "the record differs from the one the ingest event names",
-                    id=art,
-                    path=rrel,
-                )
-            )
+        link = _LogLink(rrel, rsha[0] if rsha is not None else None, version_1=True)
+        problems.extend([link] if defer_log else link.findings(art, ingest))
 
 
 def _inventory_digests(inv: dict[str, Any], content_path: str | None) -> tuple[str, str] | None:

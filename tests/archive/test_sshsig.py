@@ -177,3 +177,28 @@ def test_damaged_blobs_raise_only_signature_error(pos: int, xor: int, cut: int) 
         sshsig.verify(b"m", bytes(damaged), "file")
     with pytest.raises(SignatureError):
         sshsig.verify(b"m", sshsig.armor(_VALID[:cut]), "file")
+
+
+@given(st.integers(0, len(_VALID) - 1), st.integers(1, 255), st.binary(max_size=3))
+def test_the_fixed_layout_reading_agrees_with_the_field_by_field_one(
+    pos: int, xor: int, extra: bytes
+) -> None:
+    """verify reads a blob of the one Ed25519 layout without walking its fields: for any
+    blob, that shortcut gives what walking the fields gives, or leaves the blob to it."""
+
+    def walked(blob: bytes) -> object:
+        try:
+            return sshsig._parse_blob(blob)
+        except sshsig._Malformed:
+            return "malformed"
+
+    def shortcut(blob: bytes) -> object:
+        try:
+            return sshsig._parse_blob(blob, b"file")
+        except sshsig._Malformed:
+            return "malformed"
+
+    damaged = bytearray(_VALID)
+    damaged[pos] ^= xor
+    for blob in (_VALID, bytes(damaged), _VALID + extra, _VALID[: len(_VALID) - len(extra)]):
+        assert shortcut(blob) == walked(blob)
