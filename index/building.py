@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import queue
 import re
 import zlib
@@ -223,6 +224,7 @@ def _worker(
     per_segment: int,
     loader: Callable[[Any], IndexDoc | None] | None,
     flush_at: int,
+    parent: int | None = None,
 ) -> None:
     """A build process: fills segments from batches until it gets None. A batch holds
     documents, or (with a ``loader``) what the loader turns into one (None: nothing to add).
@@ -233,7 +235,7 @@ def _worker(
         segments: list[Any] = []
         count = 0
         filler: _Filler | None = None
-        while (batch := jobs.get()) is not None:
+        while (batch := _next_batch(jobs, parent)) is not None:
             for item in batch:
                 doc = loader(item) if loader is not None else item
                 if doc is None:
@@ -255,6 +257,18 @@ def _worker(
         results.put(("ok", count, segments))
     except BaseException as e:  # reported to the parent, which stops the build
         results.put(("error", f"{type(e).__name__}: {e}", None))
+
+
+def _next_batch(jobs: Any, parent: int | None) -> list[Any] | None:
+    """The next batch; exits the process if the parent is gone (killed: no one will send
+    the None that ends the build, and the queue never reports the parent's end)."""
+    while True:
+        try:
+            batch: list[Any] | None = jobs.get(timeout=1.0)
+            return batch
+        except queue.Empty:
+            if parent is not None and os.getppid() != parent:
+                os._exit(0)
 
 
 def _batches(docs: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -301,7 +315,7 @@ class ParallelBuild:
         # ends: what is left to write once the caller has sent its last batch stays small.
         flush_at = max(0, expected // workers - LAST_SEGMENT) if expected else 0
         per_segment = per_segment or PER_SEGMENT
-        args = (str(folder), self._jobs, self._results, per_segment, loader, flush_at)
+        args = (str(folder), self._jobs, self._results, per_segment, loader, flush_at, os.getpid())
         self._procs = [ctx.Process(target=_worker, args=args, daemon=True) for _ in range(workers)]
         self._outcomes: list[tuple[str, Any, Any]] = []
         try:

@@ -10,6 +10,7 @@ not per posting.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -41,6 +42,8 @@ _TERM_CACHE_IDS = 1_500_000  # document numbers kept in the term cache (~60 MB)
 MAX_EXPANSION = 2000
 PROXIMITY_POOL = 100
 _SCORED_EXPANSION = 24
+#: Score only the matched documents when the commonest word has this many times more.
+_FEW = 4
 
 
 class Matcher:
@@ -285,31 +288,39 @@ class Matcher:
             self._norm_cache[key] = norms
         return norms
 
-    def _score_term(self, field: str, text: Any, boost: float) -> list[dict[int, float]]:
-        """BM25 of one term: a document → score dict per segment holding it."""
+    def _score_term(
+        self, field: str, text: Any, boost: float, only: list[int] | None = None
+    ) -> tuple[int, dict[int, float]] | None:
+        """BM25 of one term: (its postings, a document → score dict), scored only for the
+        documents ``only`` (sorted) if given; None if no document holds it."""
         reader = self.reader
         df = reader.doc_frequency(field, text)
         if not df:
-            return []
+            return None
         n = max(len(self.live()), 1)  # documents, without the vocabulary ones
         avgdl = max(reader.field_length(field) / n, 1.0)
         weight = boost * (K1 + 1) * math.log(1 + (n - df + 0.5) / (df + 0.5))
         parts = []
+        postings = 0
         for leaf, offset in self._leaves_with(field, text):
             norms = self._norms(leaf, field, avgdl)
             post = self._segment_postings(leaf, field, text)
+            postings += len(post.ids)
+            if only is not None:
+                parts.append(_score_some(post, norms, weight, offset, leaf.doc_count_all(), only))
+                continue
             # BM25 at C speed: map() over builtins runs no Python bytecode per posting.
             tf = post.weights
             denominators = map(operator.add, tf, map(norms.__getitem__, post.ids))
             scores = map(operator.truediv, map(weight.__mul__, tf), denominators)
             ids = map(offset.__add__, post.ids) if offset else post.ids
             parts.append(dict(zip(ids, scores, strict=True)))
-        if len(parts) > 1:  # segments hold different documents: one dict for the term
-            merged = parts[0]
-            for part in parts[1:]:
-                merged.update(part)
-            parts = [merged]
-        return parts
+        if not parts:
+            return None
+        merged = parts[0]
+        for part in parts[1:]:  # segments hold different documents: one dict for the term
+            merged.update(part)
+        return postings, merged
 
     def rank(
         self, main: Any, matched: Any, top: int, proximity: Any = None
@@ -336,28 +347,50 @@ class Matcher:
         return rescored[:top]
 
     def _rank(self, main: Any, matched: Any, top: int) -> list[tuple[int, float]]:
-        parts: list[dict[int, float]] = []
-        for leaf, boost in _scoring_leaves(main):
-            if isinstance(leaf, wq.Term):
-                parts += self._score_term(leaf.fieldname, leaf.text, boost)
-            elif isinstance(leaf, wq.Phrase):
-                for word in leaf.words:
-                    parts += self._score_term(leaf.fieldname, word, boost)
+        leaves = list(_scoring_leaves(main))
+        # Few matches for common words (a phrase, an AND, a filter): score those documents
+        # only, not every posting of each word. The sums come out bit for bit the same (the
+        # same terms, added in the same order), and so does the ranking.
+        only = sorted(matched) if self._few(leaves, len(matched)) else None
+        sized: list[tuple[int, dict[int, float]]] = []
+        for leaf, boost in leaves:
+            if isinstance(leaf, wq.Term | wq.Phrase):
+                words = [leaf.text] if isinstance(leaf, wq.Term) else leaf.words
+                for word in words:
+                    scored = self._score_term(leaf.fieldname, word, boost, only)
+                    if scored is not None:
+                        sized.append(scored)
             else:  # constant-score parts (wide expansions)
-                parts.append(dict.fromkeys(self.matches(leaf), boost))
+                ids = self.matches(leaf)
+                sized.append((len(ids), dict.fromkeys(ids & matched if only else ids, boost)))
         # Add up each document's scores: the largest part as is, the others merged into it.
-        parts.sort(key=len, reverse=True)
+        sized.sort(key=operator.itemgetter(0), reverse=True)
+        parts = [part for _, part in sized]
         acc: dict[int, float] = dict(parts[0]) if parts else {}
         get = acc.get
         for part in parts[1:]:
             for d, score in part.items():
                 acc[d] = get(d, 0.0) + score
-        if acc.keys() == matched:  # a term or an OR: every scored document matched
+        if only is None and acc.keys() == matched:  # a term or an OR: all scored matched
             return heapq.nlargest(top, acc.items(), key=operator.itemgetter(1))
         order = sorted(matched)
         # (score, -docnum), compared at C speed: ties go to the earlier document.
         keyed = zip(map(get, order, itertools.repeat(0.0)), map(operator.neg, order), strict=True)
         return [(-negdoc, score) for score, negdoc in heapq.nlargest(top, keyed)]
+
+    def _few(self, leaves: list[tuple[Any, float]], matched: int) -> bool:
+        """Whether ``matched`` documents are few beside the postings the query's words have
+        (then scoring only them is cheaper than scoring every posting)."""
+        if not matched:
+            return False
+        reader = self.reader
+        most = 0
+        for leaf, _ in leaves:
+            if isinstance(leaf, wq.Term):
+                most = max(most, reader.doc_frequency(leaf.fieldname, leaf.text))
+            elif isinstance(leaf, wq.Phrase):
+                most = max([most, *(reader.doc_frequency(leaf.fieldname, w) for w in leaf.words)])
+        return matched * _FEW < most
 
     def expand(self, q: Any) -> Any:
         """Replace prefix, wildcard and fuzzy queries on the vocabulary by the stems of the
@@ -411,6 +444,31 @@ class Matcher:
             if sidecar is not None:
                 sidecar.close()
         self._sidecars.clear()
+
+
+def _score_some(
+    post: Postings | FastPostings,
+    norms: list[float],
+    weight: float,
+    offset: int,
+    size: int,
+    only: list[int],
+) -> dict[int, float]:
+    """BM25 of one term in one segment for the documents ``only`` (sorted, index-wide
+    numbers) that hold it: each found by bisection in the sorted posting list."""
+    ids, tfs = post.ids, post.weights
+    out: dict[int, float] = {}
+    lo = bisect.bisect_left(only, offset)
+    hi = bisect.bisect_left(only, offset + size, lo)
+    start, end = 0, len(ids)
+    for d in only[lo:hi]:
+        local = d - offset
+        i = bisect.bisect_left(ids, local, start, end)
+        if i < end and ids[i] == local:
+            tf = tfs[i]
+            out[d] = weight * tf / (tf + norms[local])
+        start = i
+    return out
 
 
 def _scoring_leaves(q: Any, boost: float = 1.0) -> Iterator[tuple[Any, float]]:

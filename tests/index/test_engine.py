@@ -257,3 +257,51 @@ def test_sidecar_round_trip(tmp_path: Path) -> None:
     few = {3, 17}  # the path for a handful of documents gives the same keys
     assert post.position_keys(5, few) == {k for k in everything if k >> 32 in few}
     reader.close()
+
+
+def test_scoring_only_the_matched_documents_ranks_bit_for_bit_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a query matches few of the documents its words are in (a phrase, an AND, a
+    filter), only those are scored: same hits, same order, same scores to the last bit."""
+    import index.matching
+
+    words = ("casa", "piedra", "río", "noche", "camión", "plaza", "puerta", "madre")
+    docs = [
+        doc(
+            f"d{i:03d}",
+            " ".join(words[(i * k) % len(words)] for k in range(1, 2 + i % 7))
+            + (" la casa de piedra" if i % 5 == 0 else ""),
+        )
+        for i in range(150)
+    ]
+    monkeypatch.setattr(index.engine, "PARALLEL_MIN_DOCS", 40)
+    monkeypatch.setattr(index.building, "PER_SEGMENT", 30)  # several segments
+    build_index(tmp_path / "ix", docs[:120])
+    engine = open_index(tmp_path / "ix")
+    engine.add(docs[120:])  # and a segment written the other way
+    engine.delete(["d005", "d010"])
+    queries = (
+        '"casa de piedra"',
+        "casa AND piedra AND río",
+        "casa plaza",
+        "madre -noche",
+        "camión AND puerta",
+        "pla* AND casa",
+        '"casa de piedra" noche',
+    )
+
+    def ranked(few: int) -> dict[str, list[tuple[str, float]]]:
+        monkeypatch.setattr(index.matching, "_FEW", few)
+        engine.close()
+        out = {}
+        for text in queries:
+            for page in (1, 2):
+                result = engine.search(SearchQuery(text, limit=7, page=page))
+                out[f"{text} p{page}"] = [(h.id, h.score) for h in result.hits]
+        return out
+
+    every = ranked(10**9)  # never restricted
+    some = ranked(0)  # restricted whenever a word has more postings than matches
+    assert some == every
+    assert all(every[f"{q} p1"] for q in queries)

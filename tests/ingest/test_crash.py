@@ -166,3 +166,46 @@ def test_a_temporary_file_left_by_a_kill_is_recoverable(run, archive, make_files
     assert run("ingest", make_files({"a.txt": "uno"}), "--archive", archive).exit_code == 0
     assert not leftover.exists()
     assert json.loads(_cli("verify", "--archive", archive, "--json").stdout)["ok"]
+
+
+def _index_workers(home: Path) -> list[int]:
+    """Index worker processes started by a `constancia` run with CONSTANCIA_HOME=home."""
+    marker = b"CONSTANCIA_HOME=" + os.fsencode(home) + b"\0"
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline and marker in environ:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_a_killed_ingest_leaves_no_index_worker_behind(home, archive, make_files):
+    """A run of 1,000+ files indexes in worker processes; killed, they end on their own."""
+    src = make_files({f"t{i:04}.txt": f"testimonio número {i}" for i in range(1000)})
+    env = {**os.environ, "CONSTANCIA_FAULT": "after-log-append"}
+    # Output to /dev/null: with pipes, waiting for the command would also wait for every
+    # process holding them, the workers included.
+    killed = subprocess.run(
+        [sys.executable, "-m", "constancia", "ingest", str(src), "--archive", str(archive)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    seen = set(_index_workers(home))
+    deadline = time.monotonic() + 15
+    while _index_workers(home) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert seen and not _index_workers(home)
+    again = _cli("ingest", src, "--archive", archive, "--json")
+    assert again.returncode == 0, again.stderr
+    assert _cli("index", "check", "--archive", archive).returncode == 0
+    assert not _index_workers(home)
