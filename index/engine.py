@@ -171,7 +171,9 @@ def open_index(path: Path, *, create: bool = False, readonly: bool = False) -> W
     ``readonly`` engine never takes the writer's lock, so it works while another process
     writes; it sees their commits at its next search.
     """
-    path = Path(path)
+    # Absolute: each search compares CURRENT's folder with the open one (a relative path
+    # would never compare equal, and every search would reopen the index, caches lost).
+    path = Path(path).absolute()
     if create and not readonly and not (path / _CURRENT).exists():
         path.mkdir(parents=True, exist_ok=True)
         folder = _new_folder(path)

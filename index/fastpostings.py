@@ -171,11 +171,15 @@ class FastPostings:
         return set(map(operator.add, per_position, positions))
 
 
+#: Terms per SQL statement (SQLite allows 32,766 parameters; fewer keeps each query cheap).
+_IN_LIST = 500
+
+
 class SidecarReader:
     """Reads a segment's sidecar; ``get`` returns None for a term it does not hold."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
+        self._db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True)
 
     def get(self, field: str, term: bytes) -> FastPostings | None:
         row = self._db.execute(
@@ -183,6 +187,21 @@ class SidecarReader:
             (field, term),
         ).fetchone()
         return None if row is None else FastPostings(*row)
+
+    def ids_of_terms(self, field: str, terms: list[bytes]) -> set[int]:
+        """The documents holding any of ``terms``: one query per few hundred terms (a wide
+        prefix expands to a thousand, most of them absent from any one segment)."""
+        out: set[int] = set()
+        for i in range(0, len(terms), _IN_LIST):
+            chunk = terms[i : i + _IN_LIST]
+            rows = self._db.execute(
+                "SELECT ids FROM postings WHERE field = ? AND term IN "
+                f"({','.join('?' * len(chunk))})",
+                (field, *chunk),
+            )
+            for (ids,) in rows:
+                out.update(itertools.accumulate(_unpack("I", zlib.decompress(ids))))
+        return out
 
     def vocabulary(self) -> frozenset[str]:
         row = self._db.execute("SELECT words FROM vocabulary").fetchone()

@@ -11,7 +11,9 @@ import bisect
 import itertools
 import operator
 import re
+import sys
 import time
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +40,27 @@ _PLAIN = re.compile(r"[\w\s.,;'-]+")
 MAX_LIMIT = 1000
 _FACETS = {"kind": "kind", "lang": "language", "place": "place", "decade": "decade"}
 TOP_PLACES = 20
+
+
+def _numbers(leaf: Any, field: str) -> list[int]:
+    """A numeric column of one segment, whole. Read as one block of bytes where it has the
+    layout of Whoosh 2.7's NumericColumn (values one after another, big-endian), else value
+    by value (which costs 4 µs each: 0.4 s for two columns of 100,000)."""
+    doccount = leaf.doc_count_all()
+    if not leaf.has_column(field):
+        return [0] * doccount
+    reader = leaf.column_reader(field, translate=False)
+    try:
+        typecode, size, count = reader._typecode, reader._fixedlen, reader._count
+        data = reader._dbfile.get(reader._basepos, count * size)
+        values = array(typecode, data)
+        if values.itemsize != size:
+            raise TypeError("another item size")
+    except (AttributeError, TypeError, ValueError):
+        return list(reader)
+    if sys.byteorder == "little":
+        values.byteswap()
+    return values.tolist() + [reader._default] * (doccount - count)
 
 
 class Searching:
@@ -74,10 +97,20 @@ class Searching:
         """Dated documents sorted by the start of their event interval: (starts, ends,
         docnums), read once per searcher from the date columns."""
         if self._dates is None:
-            starts = self.reader.column_reader("date_start")
-            ends = self.reader.column_reader("date_end")
-            rows = sorted((s, e, d) for d, (s, e) in enumerate(zip(starts, ends, strict=True)) if s)
-            self._dates = ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+            starts: list[int] = []
+            ends: list[int] = []
+            for leaf, _offset in self.reader.leaf_readers():  # in docnum order
+                starts += _numbers(leaf, "date_start")
+                ends += _numbers(leaf, "date_end")
+            # Sorted by start only (the order among equal starts does not matter: a range
+            # query takes a prefix of the rows as a set); a key sort of ints, not tuples.
+            dated = list(itertools.compress(range(len(starts)), starts))
+            dated.sort(key=starts.__getitem__)
+            self._dates = (
+                list(map(starts.__getitem__, dated)),
+                list(map(ends.__getitem__, dated)),
+                dated,
+            )
         return self._dates
 
     def _date_set(self, first: int, last: int) -> frozenset[int]:

@@ -7,6 +7,8 @@ import re
 import zlib
 from typing import Any
 
+from whoosh import query as wq
+
 from index.analyzers import WORD_PATTERN, fold
 from index.sound_key import sound_key
 
@@ -19,11 +21,20 @@ _CHUNK = 200
 
 
 def query_terms(q: Any, reader: Any) -> dict[str, set[str]]:
-    """Field → terms of the query (wildcards and fuzzy terms expanded)."""
+    """Field → terms of the query (wildcards and fuzzy terms expanded). Plain terms are
+    taken as they are: a wide prefix is already a thousand of them, and looking each up in
+    every segment cost more than the search (a term no document holds marks nothing)."""
     terms: dict[str, set[str]] = {}
-    for field, text in q.existing_terms(reader, phrases=True, expand=True):
-        value = text.decode("utf-8") if isinstance(text, bytes) else text
-        terms.setdefault(field, set()).add(value)
+    for leaf in q.leaves():
+        if isinstance(leaf, wq.Term):
+            pairs: Any = [(leaf.fieldname, leaf.text)]
+        elif isinstance(leaf, wq.Phrase):
+            pairs = [(leaf.fieldname, word) for word in leaf.words]
+        else:
+            pairs = leaf.existing_terms(reader, phrases=True, expand=True)
+        for field, text in pairs:
+            value = text.decode("utf-8") if isinstance(text, bytes) else text
+            terms.setdefault(field, set()).add(value)
     return terms
 
 

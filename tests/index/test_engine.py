@@ -305,3 +305,60 @@ def test_scoring_only_the_matched_documents_ranks_bit_for_bit_the_same(
     some = ranked(0)  # restricted whenever a word has more postings than matches
     assert some == every
     assert all(every[f"{q} p1"] for q in queries)
+    # An OR of many terms (a wide prefix, once expanded) is matched segment by segment from
+    # the sidecars: the same documents as term by term, deleted ones left out.
+    monkeypatch.setattr(index.matching, "_FEW", 4)
+    wide = ("casa OR piedra OR río OR noche OR madre", "pla*", "cas* -noche", "río OR plaz*")
+
+    def totals(wide_or: int) -> dict[str, tuple[int, list[tuple[str, float]]]]:
+        monkeypatch.setattr(index.matching, "_WIDE_OR", wide_or)
+        engine.close()
+        out = {}
+        for text in wide:
+            result = engine.search(SearchQuery(text, limit=200))
+            out[text] = (result.total, [(h.id, h.score) for h in result.hits])
+        return out
+
+    one_by_one = totals(10**9)
+    assert totals(0) == one_by_one
+    assert all(total > 0 for total, _ in one_by_one.values())
+    assert not any(h == "d005" for _, hits in one_by_one.values() for h, _ in hits)
+
+
+def test_an_index_opened_by_a_relative_path_keeps_its_searcher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_index(tmp_path / "ix", [doc("a", "casa de piedra"), doc("b", "río")])
+    monkeypatch.chdir(tmp_path)
+    engine = open_index(Path("ix"), readonly=True)
+    assert found(engine, "piedra") == ["a"]
+    first = engine._searching
+    assert found(engine, '"casa de piedra"') == ["a"]
+    assert engine._searching is first  # not reopened: its caches survive between searches
+
+
+def test_date_columns_read_whole_match_whoosh_value_by_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from index.searching import _numbers
+
+    docs = [
+        replace(
+            doc(f"d{i:02d}", "casa"),
+            date_start=f"19{70 + i % 20}-0{1 + i % 9}-1{i % 10}",
+            date_end=f"19{71 + i % 20}-0{1 + i % 9}-1{i % 10}",
+        )
+        if i % 4
+        else doc(f"d{i:02d}", "casa")
+        for i in range(60)
+    ]
+    monkeypatch.setattr(index.engine, "PARALLEL_MIN_DOCS", 20)
+    monkeypatch.setattr(index.building, "PER_SEGMENT", 25)
+    build_index(tmp_path / "ix", docs[:50])
+    engine = open_index(tmp_path / "ix")
+    engine.add(docs[50:])
+    reader = engine._current().reader
+    for field in ("date_start", "date_end"):
+        whole = [v for leaf, _ in reader.leaf_readers() for v in _numbers(leaf, field)]
+        assert whole == list(reader.column_reader(field))
+        assert any(whole) and 0 in whole
