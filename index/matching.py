@@ -418,16 +418,27 @@ class Matcher:
         # Add up each document's scores: the largest part as is, the others merged into it.
         sized.sort(key=operator.itemgetter(0), reverse=True)
         parts = [part for _, part in sized]
-        acc: dict[int, float] = dict(parts[0]) if parts else {}
-        get = acc.get
-        for part in parts[1:]:
-            for d, score in part.items():
-                acc[d] = get(d, 0.0) + score
-        if only is None and acc.keys() == matched:  # a term or an OR: all scored matched
-            return heapq.nlargest(top, acc.items(), key=operator.itemgetter(1))
+        zero = itertools.repeat(0.0)
+        if only is None and all(part.keys() <= matched for part in parts):
+            # A term or an OR: every scored document matched (ties in index order).
+            acc: dict[int, float] = dict(parts[0]) if parts else {}
+            get = acc.get
+            for part in parts[1:]:
+                for d, score in part.items():
+                    acc[d] = get(d, 0.0) + score
+            if acc.keys() == matched:
+                return heapq.nlargest(top, acc.items(), key=operator.itemgetter(1))
+            parts = [acc]
+        # An AND, a phrase, a filter: only the matched documents' sums, at C speed (added in
+        # the same order as above, so the same floats), not every posting merged in Python.
         order = sorted(matched)
+        scores: Iterator[float] = map(parts[0].get, order, zero) if parts else iter(())
+        for part in parts[1:]:
+            scores = map(operator.add, scores, map(part.get, order, zero))
+        if not parts:
+            scores = itertools.repeat(0.0, len(order))
         # (score, -docnum), compared at C speed: ties go to the earlier document.
-        keyed = zip(map(get, order, itertools.repeat(0.0)), map(operator.neg, order), strict=True)
+        keyed = zip(scores, map(operator.neg, order), strict=True)
         return [(-negdoc, score) for score, negdoc in heapq.nlargest(top, keyed)]
 
     def _few(self, leaves: list[tuple[Any, float]], matched: int) -> bool:
