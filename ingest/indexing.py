@@ -218,6 +218,7 @@ class RunIndexer:
         with ``bar`` (a progress bar, or None) showing it. Returns notes for the user: the
         index is a cache, so a failure is a note (the next search repairs it), never a loss."""
         if not self.ids and not self._replaced:
+            self.abort()  # nothing came in (all duplicates): stop the workers, if any
             return []
         if not self.enabled:
             return [

@@ -242,3 +242,14 @@ def test_a_failed_run_commits_no_segment(run, archive, make_files, feed, monkeyp
     found = hits(run, archive, "Melipilla")
     assert 1 <= len(found) <= 6
     assert run("index", "check", "--archive", archive).exit_code == 0
+
+
+def test_a_run_of_duplicates_stops_its_workers(run, archive, make_files, feed):
+    folder = make_files(make_testimonies(SURNAMES[:4], "Pomaire"))
+    assert run("ingest", folder, "--archive", archive).exit_code == 0
+    again = run("ingest", folder, "--archive", archive, "--json")
+    assert again.exit_code == 0
+    assert {r["status"] for r in json_lines(again.stdout)} == {"duplicate"}
+    assert len(feed) == 2
+    assert all(not p.is_alive() for p in feed[1]._build._procs)
+    assert run("index", "check", "--archive", archive).exit_code == 0
