@@ -396,8 +396,7 @@ class _Run:
 
     def _install(self, kind: str, art: str, folder: Path) -> None:
         if kind == "new":
-            self.mkdir(self.archive.object_dir(art).parent)
-            self.archive.install_staged(folder, art)
+            self.archive.install_staged(folder, art)  # it makes the n-tuple folders
         else:
             install_revision(self.archive, folder, art)
 

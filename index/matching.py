@@ -432,11 +432,11 @@ class Matcher:
         # An AND, a phrase, a filter: only the matched documents' sums, at C speed (added in
         # the same order as above, so the same floats), not every posting merged in Python.
         order = sorted(matched)
-        scores: Iterator[float] = map(parts[0].get, order, zero) if parts else iter(())
-        for part in parts[1:]:
-            scores = map(operator.add, scores, map(part.get, order, zero))
-        if not parts:
-            scores = itertools.repeat(0.0, len(order))
+        scores: Iterator[float] = itertools.repeat(0.0, len(order))
+        if parts:
+            scores = map(parts[0].get, order, zero)
+            for part in parts[1:]:
+                scores = map(operator.add, scores, map(part.get, order, zero))
         # (score, -docnum), compared at C speed: ties go to the earlier document.
         keyed = zip(scores, map(operator.neg, order), strict=True)
         return [(-negdoc, score) for score, negdoc in heapq.nlargest(top, keyed)]

@@ -5,9 +5,11 @@ RunIndexer). The thresholds are lowered here so a dozen files take that path."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 import index.building
 import ingest.indexing
@@ -40,6 +42,18 @@ def make_testimonies(names: tuple[str, ...], place: str) -> dict[str, str]:
         )
         files[f"{stem}.txt.yaml"] = f"title: Testimonio {name}\nlanguage: es\nplaces: [{place}]\n"
     return files
+
+
+def ingest_about(
+    run: Run,
+    archive: Path,
+    make_files: Callable[..., Path],
+    names: tuple[str, ...],
+    place: str,
+    *args: str,
+) -> Result:
+    """`constancia ingest` of fictional testimonies about ``names`` set in ``place``."""
+    return run("ingest", make_files(make_testimonies(names, place)), "--archive", archive, *args)
 
 
 @pytest.fixture
@@ -85,13 +99,7 @@ def segment_count(archive: Path) -> int:
 
 
 def test_a_large_first_ingest_indexes_while_it_goes(run, archive, make_files, feed):
-    result = run(
-        "ingest",
-        make_files(make_testimonies(SURNAMES, "Quilicura")),
-        "--archive",
-        archive,
-        "--json",
-    )
+    result = ingest_about(run, archive, make_files, SURNAMES, "Quilicura", "--json")
     assert result.exit_code == 0, result.output
     ids = ingested(result.stdout)
     assert len(ids) == len(SURNAMES) and len(feed) == 1
@@ -109,21 +117,9 @@ def test_a_large_first_ingest_indexes_while_it_goes(run, archive, make_files, fe
 
 
 def test_a_feed_adds_to_an_existing_index(run, archive, make_files, feed):
-    first = run(
-        "ingest",
-        make_files(make_testimonies(SURNAMES[:2], "Renca")),
-        "--archive",
-        archive,
-        "--json",
-    )
+    first = ingest_about(run, archive, make_files, SURNAMES[:2], "Renca", "--json")
     assert first.exit_code == 0 and not feed  # two files: indexed at the end, as before
-    second = run(
-        "ingest",
-        make_files(make_testimonies(SURNAMES[2:], "Lampa")),
-        "--archive",
-        archive,
-        "--json",
-    )
+    second = ingest_about(run, archive, make_files, SURNAMES[2:], "Lampa", "--json")
     assert second.exit_code == 0 and len(feed) == 1
     assert hits(run, archive, "Renca") == sorted(ingested(first.stdout).values())
     assert hits(run, archive, "Lampa") == sorted(ingested(second.stdout).values())
@@ -144,9 +140,7 @@ def test_a_dead_index_worker_costs_nothing(run, archive, make_files, feed, monke
         return real(self, ids, **kw)
 
     monkeypatch.setattr(ingest.indexing.RunIndexer, "committed", kill_a_worker)
-    result = run(
-        "ingest", make_files(make_testimonies(SURNAMES, "Colina")), "--archive", archive, "--json"
-    )
+    result = ingest_about(run, archive, make_files, SURNAMES, "Colina", "--json")
     assert result.exit_code == 0, result.output
     assert len(feed) == 1
     assert hits(run, archive, "Colina") == sorted(ingested(result.stdout).values())
@@ -156,14 +150,7 @@ def test_a_dead_index_worker_costs_nothing(run, archive, make_files, feed, monke
 
 
 def test_no_index_leaves_the_index_to_the_next_search(run, archive, make_files):
-    result = run(
-        "ingest",
-        make_files(make_testimonies(SURNAMES[:3], "Pirque")),
-        "--archive",
-        archive,
-        "--no-index",
-        "--json",
-    )
+    result = ingest_about(run, archive, make_files, SURNAMES[:3], "Pirque", "--no-index", "--json")
     assert result.exit_code == 0, result.output
     assert "left for later" in result.stderr
     assert not (archive / "index" / "whoosh" / "CURRENT").exists()
@@ -179,24 +166,11 @@ def test_no_index_leaves_the_index_to_the_next_search(run, archive, make_files):
 def test_a_later_run_catches_up_what_an_earlier_one_left_out(run, archive, make_files, feed):
     """Artefacts a run did not index (--no-index here; a kill does the same) are added by
     the next run, so no search has to."""
-    base = run("ingest", make_files(make_testimonies(SURNAMES[:1], "Buin")), "--archive", archive)
+    base = ingest_about(run, archive, make_files, SURNAMES[:1], "Buin")
     assert base.exit_code == 0
-    later = run(
-        "ingest",
-        make_files(make_testimonies(SURNAMES[1:4], "Paine")),
-        "--archive",
-        archive,
-        "--no-index",
-        "--json",
-    )
+    later = ingest_about(run, archive, make_files, SURNAMES[1:4], "Paine", "--no-index", "--json")
     assert later.exit_code == 0 and not feed
-    last = run(
-        "ingest",
-        make_files(make_testimonies(SURNAMES[4:], "Talagante")),
-        "--archive",
-        archive,
-        "--json",
-    )
+    last = ingest_about(run, archive, make_files, SURNAMES[4:], "Talagante", "--json")
     assert last.exit_code == 0 and len(feed) == 1
     check = run("index", "check", "--archive", archive)
     assert check.exit_code == 0, check.output
@@ -231,9 +205,7 @@ def test_a_failed_run_commits_no_segment(run, archive, make_files, feed, monkeyp
         return real(self, *a, **kw)
 
     monkeypatch.setattr(ingest.pipeline._Run, "ingest_file", fail_late)
-    result = run(
-        "ingest", make_files(make_testimonies(SURNAMES, "Melipilla")), "--archive", archive
-    )
+    result = ingest_about(run, archive, make_files, SURNAMES, "Melipilla")
     assert result.exit_code != 0
     assert len(feed) == 1 and all(not p.is_alive() for p in feed[0]._build._procs)
     monkeypatch.setattr(ingest.pipeline._Run, "ingest_file", real)
