@@ -22,6 +22,7 @@ from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, S
 from whoosh.lang import stemmer_for_language, stopwords_for_language
 
 __all__ = [
+    "MARKS",
     "FoldFilter",
     "RestoreIonAccentFilter",
     "SnowballStemFilter",
@@ -39,8 +40,8 @@ __all__ = [
 # combining marks, so decomposed (NFD) text such as macOS file names split
 # "desaparicio\u0301n" into "desaparicio" and "n"; it also keeps "*" and joins words across
 # dots ("detenido.Luego"), which OCR'd testimony is full of.
-_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-WORD_PATTERN = rf"\w[\w{_MARKS}]*"
+MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+WORD_PATTERN = rf"\w[\w{MARKS}]*"
 
 # Letters that Unicode decomposition leaves alone but a reader would type in plain Latin.
 # (Whoosh's own accent_map is unreliable: it maps the combining tilde to "p", ß to "s".)

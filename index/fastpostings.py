@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 __all__ = ["FastPostings", "SidecarReader", "SidecarWriter", "sidecar_name"]
 
 _BIG_ENDIAN = sys.byteorder == "big"
@@ -123,52 +125,30 @@ def _squeeze(a: array[int]) -> bytes:
     return zlib.compress(_pack(a), 1)
 
 
-def _expand(data: bytes, deltas: bool = False) -> array[int]:
-    a = _unpack("I", zlib.decompress(data))
-    return array("I", itertools.accumulate(a)) if deltas else a
-
-
 class FastPostings:
-    """One term's postings in one segment, read from a sidecar."""
+    """One term's postings in one segment, read from a sidecar, as arrays: document numbers
+    (ascending, int64) and term frequencies (float64); positions decoded when asked."""
 
-    __slots__ = ("_offsets", "_positions", "ids", "weights")
+    __slots__ = ("_occurrences", "_offsets", "_positions", "ids", "weights")
 
     def __init__(self, ids: bytes, tfs: bytes, offsets: bytes, positions: bytes) -> None:
-        self.ids: list[int] = list(itertools.accumulate(_unpack("I", zlib.decompress(ids))))
-        self.weights: list[float] = list(map(float, _expand(tfs)))
+        self.ids: np.ndarray = np.cumsum(_u4(ids), dtype=np.int64)
+        self.weights: np.ndarray = _u4(tfs).astype(np.float64)
         self._offsets = offsets
         self._positions = positions
+        self._occurrences: tuple[np.ndarray, np.ndarray] | None = None
 
-    def position_keys(self, shift: int, docs: set[int] | None = None) -> set[int]:
-        """``doc << 32 | position + shift`` for every occurrence (in ``docs`` only, if
-        given). Every step is a C-level iterator: no Python code runs per posting."""
-        offsets = _expand(self._offsets, deltas=True)
-        unpacked = _unpack("I", zlib.decompress(self._positions))
-        positions: Iterable[int] = unpacked
-        if docs is not None and len(docs) * 16 < len(self.ids):
-            # A few documents (ranking by proximity): find them, slice their positions.
-            index = dict(zip(self.ids, range(len(self.ids)), strict=True))
-            keys: set[int] = set()
-            for d in docs:
-                i = index.get(d)
-                if i is not None:
-                    base = d << 32 | shift
-                    keys.update(map(base.__add__, unpacked[offsets[i] : offsets[i + 1]]))
-            return keys
-        counts: Iterable[int] = list(map(operator.sub, itertools.islice(offsets, 1, None), offsets))
-        ids: Iterable[int] = self.ids
-        if docs is not None:
-            chosen = list(map(docs.__contains__, self.ids))
-            positions = itertools.compress(
-                positions, itertools.chain.from_iterable(map(itertools.repeat, chosen, counts))
-            )
-            ids = itertools.compress(ids, chosen)
-            counts = itertools.compress(counts, chosen)
-        bases = map(
-            operator.add, map(operator.lshift, ids, itertools.repeat(32)), itertools.repeat(shift)
-        )
-        per_position = itertools.chain.from_iterable(map(itertools.repeat, bases, counts))
-        return set(map(operator.add, per_position, positions))
+    def occurrences(self) -> tuple[np.ndarray, np.ndarray]:
+        """(how many positions each posting has, every position one after another)."""
+        if self._occurrences is None:
+            counts = _u4(self._offsets)[1:].astype(np.int64)  # the offsets' deltas
+            self._occurrences = (counts, _u4(self._positions))
+        return self._occurrences
+
+
+def _u4(data: bytes) -> np.ndarray:
+    """A compressed array written by _pack (4-byte unsigned, little-endian)."""
+    return np.frombuffer(zlib.decompress(data), dtype="<u4")
 
 
 #: Terms per SQL statement (SQLite allows 32,766 parameters; fewer keeps each query cheap).
@@ -188,10 +168,11 @@ class SidecarReader:
         ).fetchone()
         return None if row is None else FastPostings(*row)
 
-    def ids_of_terms(self, field: str, terms: list[bytes]) -> set[int]:
-        """The documents holding any of ``terms``: one query per few hundred terms (a wide
-        prefix expands to a thousand, most of them absent from any one segment)."""
-        out: set[int] = set()
+    def ids_of_terms(self, field: str, terms: list[bytes]) -> np.ndarray:
+        """The document numbers of the postings of ``terms`` that the segment holds (with
+        repeats), one query per few hundred terms: a wide prefix expands to a thousand
+        terms, most of them absent from any one segment."""
+        chunks: list[bytes] = []
         for i in range(0, len(terms), _IN_LIST):
             chunk = terms[i : i + _IN_LIST]
             rows = self._db.execute(
@@ -199,9 +180,17 @@ class SidecarReader:
                 f"({','.join('?' * len(chunk))})",
                 (field, *chunk),
             )
-            for (ids,) in rows:
-                out.update(itertools.accumulate(_unpack("I", zlib.decompress(ids))))
-        return out
+            chunks += [zlib.decompress(ids) for (ids,) in rows]
+        if not chunks:
+            return np.zeros(0, dtype=np.int64)
+        # Each row's numbers are deltas from 0: one running sum over all of them, less the
+        # sum reached before each row began.
+        lengths = np.array([len(c) >> 2 for c in chunks], dtype=np.int64)
+        running = np.cumsum(np.frombuffer(b"".join(chunks), dtype="<u4"), dtype=np.int64)
+        ends = np.cumsum(lengths)
+        before = np.concatenate([[0], running[ends[:-1] - 1]])
+        ids: np.ndarray = running - np.repeat(before, lengths)
+        return ids
 
     def vocabulary(self) -> frozenset[str]:
         row = self._db.execute("SELECT words FROM vocabulary").fetchone()

@@ -7,9 +7,6 @@ the event dates, the facet values. Matching and ranking are index.matching's.
 
 from __future__ import annotations
 
-import bisect
-import itertools
-import operator
 import re
 import sys
 import time
@@ -19,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from constancia.errors import UsageError
-from index.matching import Matcher
+from index.matching import DocSet, Matcher
 from index.query import (
     Hit,
     SearchQuery,
@@ -30,6 +29,7 @@ from index.query import (
     make_parser,
     parse_text,
 )
+from index.ranking import Ranker
 from index.schema import VOCABULARY_ID
 from index.snippets import query_terms, snippet
 
@@ -76,16 +76,17 @@ class Searching:
         self.reader = searcher.reader()
         self.parser = make_parser(searcher.schema)
         self.matcher = Matcher(searcher, folder, word_cache)
-        self._filters: OrderedDict[str, frozenset[int]] = OrderedDict()
-        self._dates: tuple[list[int], list[int], list[int]] | None = None
-        self._facets: dict[str, dict[str, frozenset[int]]] | None = None
+        self.ranker = Ranker(self.matcher)
+        self._filters: OrderedDict[str, DocSet] = OrderedDict()
+        self._dates: tuple[np.ndarray, np.ndarray] | None = None
+        self._facets: dict[str, dict[str, DocSet]] | None = None
 
     # -- filters ------------------------------------------------------------------------
 
-    def _docset(self, key: str, q: Any) -> frozenset[int]:
+    def _docset(self, key: str, q: Any) -> DocSet:
         found = self._filters.get(key)
         if found is None:
-            found = frozenset(self.matcher.matches(q))
+            found = self.matcher.matches(q)
             self._filters[key] = found
             if len(self._filters) > _FILTER_CACHE:
                 self._filters.popitem(last=False)
@@ -93,52 +94,42 @@ class Searching:
             self._filters.move_to_end(key)
         return found
 
-    def _dates_by_start(self) -> tuple[list[int], list[int], list[int]]:
-        """Dated documents sorted by the start of their event interval: (starts, ends,
-        docnums), read once per searcher from the date columns."""
+    def _date_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """The start and end (yyyymmdd, 0 for undated) of every document's event
+        interval, read once per searcher from the date columns."""
         if self._dates is None:
             starts: list[int] = []
             ends: list[int] = []
             for leaf, _offset in self.reader.leaf_readers():  # in docnum order
                 starts += _numbers(leaf, "date_start")
                 ends += _numbers(leaf, "date_end")
-            # Sorted by start only (the order among equal starts does not matter: a range
-            # query takes a prefix of the rows as a set); a key sort of ints, not tuples.
-            dated = list(itertools.compress(range(len(starts)), starts))
-            dated.sort(key=starts.__getitem__)
-            self._dates = (
-                list(map(starts.__getitem__, dated)),
-                list(map(ends.__getitem__, dated)),
-                dated,
-            )
+            self._dates = (np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64))
         return self._dates
 
-    def _date_set(self, first: int, last: int) -> frozenset[int]:
+    def _date_set(self, first: int, last: int) -> DocSet:
         """Documents whose event interval overlaps [first, last] (yyyymmdd)."""
         key = f"date={first}/{last}"
         found = self._filters.get(key)
         if found is None:
-            starts, ends, docs = self._dates_by_start()
-            # Overlap: start <= last (a prefix of the sorted rows) and end >= first.
-            upto = bisect.bisect_right(starts, last)
-            reaches = map(operator.ge, itertools.islice(ends, upto), itertools.repeat(first))
-            found = frozenset(itertools.compress(docs[:upto], reaches))
+            starts, ends = self._date_columns()
+            found = (starts != 0) & (starts <= last) & (ends >= first)
             self._filters[key] = found
             if len(self._filters) > _FILTER_CACHE:
                 self._filters.popitem(last=False)
         return found
 
-    def _allowed(self, q: SearchQuery) -> frozenset[int] | None:
+    def _allowed(self, q: SearchQuery) -> DocSet | None:
         sets = [self._docset(key, fq) for key, fq in filter_queries(q)]
         bounds = date_bounds(q.date_from, q.date_to)
         if bounds is not None:
             sets.append(self._date_set(*bounds))
         if not sets:
             return None
-        sets.sort(key=len)
-        allowed = sets[0]
-        for s in sets[1:]:
-            allowed = allowed & s
+        if len(sets) == 1:
+            return sets[0]
+        allowed = sets[0] & sets[1]
+        for s in sets[2:]:
+            allowed &= s
         return allowed
 
     # -- running ------------------------------------------------------------------------
@@ -155,13 +146,13 @@ class Searching:
         matched = self.matcher.matches(main)
         if allowed is not None:
             matched = matched & allowed
-        total = len(matched)
+        total = int(np.count_nonzero(matched))
         top = q.page * q.limit
         start = (q.page - 1) * q.limit
         ranked: list[tuple[int, float]] = []
         if total and start < total:
             proximity = self._proximity(q.text)
-            ranked = self.matcher.rank(main, matched, top, proximity)[start:top]
+            ranked = self.ranker.rank(main, matched, top, proximity)[start:top]
         hits = []
         terms = query_terms(main, self.reader) if ranked else {}
         for docnum, score in ranked:
@@ -190,25 +181,21 @@ class Searching:
 
     # -- facets -------------------------------------------------------------------------
 
-    def _facet_sets(self) -> dict[str, dict[str, frozenset[int]]]:
+    def _facet_sets(self) -> dict[str, dict[str, DocSet]]:
         if self._facets is None:
-            facets: dict[str, dict[str, frozenset[int]]] = {k: {} for k in _FACETS}
+            facets: dict[str, dict[str, DocSet]] = {k: {} for k in _FACETS}
             for btext in self.reader.lexicon("facet"):
                 value = btext.decode("utf-8")
                 name, _, label = value.partition("=")
                 if name in facets:
-                    ids = self.matcher.term_ids("facet", btext)
-                    facets[name][label] = ids
+                    facets[name][label] = self.matcher.term_ids("facet", btext).copy()
             self._facets = facets
         return self._facets
 
-    def _count_facets(self, matched: Any) -> dict[str, dict[str, int]]:
+    def _count_facets(self, matched: DocSet) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for name, values in self._facet_sets().items():
-            counts = {
-                label: len(ids & matched) if len(ids) < len(matched) else len(matched & ids)
-                for label, ids in values.items()
-            }
+            counts = {label: int(np.count_nonzero(ids & matched)) for label, ids in values.items()}
             counts = {k: v for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if v}
             if name == "place":
                 counts = dict(list(counts.items())[:TOP_PLACES])

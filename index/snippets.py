@@ -5,19 +5,24 @@ from __future__ import annotations
 import itertools
 import re
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from whoosh import query as wq
 
-from index.analyzers import WORD_PATTERN, fold
+from index.analyzers import MARKS, WORD_PATTERN, fold
 from index.sound_key import sound_key
 
 __all__ = ["SNIPPET_CHARS", "query_terms", "snippet"]
+
+Words = list[str]
 
 SNIPPET_CHARS = 220
 _TEXT_FIELDS = ("title", "description", "body")
 _WORD = re.compile(WORD_PATTERN)
 _CHUNK = 200
+_FEW = 16
+_HEAD = 4
 
 
 def query_terms(q: Any, reader: Any) -> dict[str, set[str]]:
@@ -49,31 +54,18 @@ def snippet(stored: dict[str, Any], group: str, terms: dict[str, set[str]], sche
     folded_wanted = terms.get("words", set()) | terms.get("people", set())
     sounds = terms.get("people_sound", set())
     field = schema[f"body_{group}"]
-    heads = {t[:2] for t in wanted} if all(len(t) >= 2 for t in wanted) else set()
-    marks: list[tuple[int, int]] = []
-    words = _WORD.finditer(text)
-    # Analyse a chunk of words at a time and stop once the window is full: analysing all
-    # of a long text for ten hits costs more than the search.
-    while chunk := list(itertools.islice(words, _CHUNK)):
-        # Stemming is slow (Snowball in Python): only words that begin as a wanted stem does
-        # can give it (stemmers remove endings; English "y" → "i" changes only the last).
-        term_of = field.terms_of(
-            m.group(0) for m in chunk if not heads or fold(m.group(0)[:3])[:2] in heads
-        )
-        for m in chunk:
-            word = m.group(0)
-            term = term_of.get(word)
-            if (
-                (term is not None and term in wanted)
-                or (folded_wanted and fold(word) in folded_wanted)
-                or (sounds and word[:1].isupper() and sound_key(word) in sounds)
-            ):
-                if marks and m.start() - marks[0][0] > SNIPPET_CHARS:
-                    break
-                marks.append(m.span())
-        else:
-            continue
-        break
+
+    def matched(words: Words, stem: Words | None = None) -> list[bool]:
+        """Whether each of ``words`` matched (only ``stem`` analysed, if given)."""
+        term_of = field.terms_of(words if stem is None else stem)
+        return [
+            (term_of.get(w) in wanted)
+            or (bool(folded_wanted) and fold(w) in folded_wanted)
+            or (bool(sounds) and w[:1].isupper() and sound_key(w) in sounds)
+            for w in words
+        ]
+
+    marks = _marks(text, wanted | folded_wanted, bool(sounds), matched)
     if not marks:
         plain = " ".join(text[: SNIPPET_CHARS * 2].split())
         return plain[:SNIPPET_CHARS] + ("…" if len(plain) > SNIPPET_CHARS else "")
@@ -94,3 +86,66 @@ def snippet(stored: dict[str, Any], group: str, terms: dict[str, set[str]], sche
     out.append(text[pos:end])
     snippet = " ".join("".join(out).split())
     return ("…" if begin else "") + snippet + ("…" if end < len(text) else "")
+
+
+def _marks(
+    text: str,
+    wanted: set[str],
+    sounds: bool,
+    matched: Callable[[Words, Words | None], list[bool]],
+) -> list[tuple[int, int]]:
+    """The spans of the words of ``text`` that ``matched`` accepts, the first and those
+    within SNIPPET_CHARS after it (``wanted``: the terms they can give, to skip the rest).
+
+    Stemming is slow (Snowball in Python), and a word can only give a wanted term if it
+    begins as the term does once folded: stemmers rewrite endings (English "y" → "i" the
+    last letter; "-biliti" → "-bl" past the fourth), so the first letters of the term but
+    the last, up to four, must begin the word. Where folding keeps every character one
+    character, a regular expression finds those words in a folded copy of the text at C
+    speed; else (or for sound keys, which any capitalised word may give) every word is
+    tried, a chunk at a time, with the first two letters as the test.
+    """
+    heads = {t[: min(_HEAD, max(2, len(t) - 1))] for t in wanted}
+    folded = _fold_in_place(text) if not sounds and all(len(h) >= 2 for h in heads) else None
+    if folded is not None:
+        if not heads:
+            return []
+        alternatives = "|".join(sorted(map(re.escape, heads)))
+        found = re.finditer(rf"(?<![\w{MARKS}])(?:{alternatives})[\w{MARKS}]*", folded)
+        spans = [m.span() for m in found]
+        hits: list[tuple[int, int]] = []
+        for i in range(0, len(spans), _FEW):  # a few at a time: stop past the stretch shown
+            few = spans[i : i + _FEW]
+            if hits:
+                few = [m for m in few if m[0] - hits[0][0] <= SNIPPET_CHARS]
+                if not few:
+                    break
+            hits += itertools.compress(few, matched([text[s:e] for s, e in few], None))
+        return [m for m in hits if m[0] - hits[0][0] <= SNIPPET_CHARS]
+    two = {t[:2] for t in wanted} if all(len(t) >= 2 for t in wanted) else None
+    marks: list[tuple[int, int]] = []
+    words = _WORD.finditer(text)
+    while chunk := list(itertools.islice(words, _CHUNK)):
+        texts = [m.group(0) for m in chunk]
+        stem = None if two is None else [w for w in texts if fold(w[:3])[:2] in two]
+        for m, accepted in zip(chunk, matched(texts, stem), strict=True):
+            if accepted:
+                if marks and m.start() - marks[0][0] > SNIPPET_CHARS:
+                    return marks
+                marks.append(m.span())
+    return marks
+
+
+def _fold_in_place(text: str) -> str | None:
+    """``text`` folded character by character (same length, same word boundaries), or None
+    if folding would change a character into none or several (ß → ss, a combining mark)."""
+    if text.isascii():
+        return text.lower()
+    table: dict[int, str] = {}
+    for c in set(text):
+        if not c.isascii():
+            f = fold(c)
+            if len(f) != 1:
+                return None
+            table[ord(c)] = f
+    return text.translate(table).lower()
