@@ -227,7 +227,16 @@ class _Run:
                 message = f"import of {details['name']} from {self.plan.origin or self.plan.path}"
                 if n == 1:
                     oid = object_id_for(art.id)
-                    ocfl.write_new_object(folder, oid, entries, message=message, fsync=False, **kw)
+                    # The content was copied just above, into a folder of this run's own.
+                    ocfl.write_new_object(
+                        folder,
+                        oid,
+                        entries,
+                        message=message,
+                        fsync=False,
+                        check_content=False,
+                        **kw,
+                    )
                 else:
                     ocfl.add_version(folder, entries, message=message, fsync=False, **kw)
                 events.append(details)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import FileIndex
 from whoosh.writing import SegmentWriter
@@ -61,6 +61,57 @@ _WORD = re.compile(WORD_PATTERN)
 def new_codec() -> Any:
     """The codec of every segment we write (W3, larger posting blocks)."""
     return W3Codec(blocklimit=BLOCK_POSTINGS)
+
+
+#: Posting blocks of fewer postings are written uncompressed (see plain_small_blocks).
+SMALL_BLOCK = 16
+
+
+class _SmallBlocksPlain(W3PostingsWriter):  # type: ignore[misc]
+    """W3's postings writer, leaving a block of few postings uncompressed. Whoosh means to
+    skip compressing a pickle under 20 bytes but overwrites its own decision (the pinned
+    2.7.5), and a zlib.compress call costs microseconds however little it is given: most
+    terms of a segment are in one or two documents. A block records whether it is
+    compressed, so readers need nothing new."""
+
+    def _write_block(self, last: bool = False) -> None:
+        level: int = getattr(self, "_compression")  # noqa: B009 (untyped in Whoosh)
+        if len(self._ids) < SMALL_BLOCK:
+            self._compression = 0
+        try:
+            super()._write_block(last)
+        finally:
+            self._compression = level
+
+
+class _Codec:
+    """Stands in for a segment writer's codec: the same, but postings written by
+    _SmallBlocksPlain. Set on the field writer only, never stored: Whoosh pickles the
+    segment's own codec (a plain W3Codec) into the table of contents."""
+
+    def __init__(self, codec: Any) -> None:
+        self._codec = codec
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._codec, name)
+
+    def postings_writer(self, dbfile: Any, byteids: bool = False) -> Any:
+        c = self._codec
+        return _SmallBlocksPlain(
+            dbfile,
+            blocklimit=c._blocklimit,
+            byteids=byteids,
+            compression=c._compression,
+            inlinelimit=c._inlinelimit,
+        )
+
+
+def plain_small_blocks(writer: Any) -> Any:
+    """``writer`` (a SegmentWriter of new_codec()) writing small posting blocks plain."""
+    fieldwriter = getattr(writer, "fieldwriter", None)
+    if fieldwriter is not None and isinstance(getattr(fieldwriter, "_codec", None), W3Codec):
+        fieldwriter._codec = _Codec(fieldwriter._codec)
+    return writer
 
 
 def _day(day: str | None) -> int:
@@ -242,8 +293,10 @@ def _worker(
                     count += 1
                     continue
                 if filler is None:
-                    writer = SegmentWriter(
-                        ix, _lk=False, limitmb=LIMIT_MB, compound=False, codec=new_codec()
+                    writer = plain_small_blocks(
+                        SegmentWriter(
+                            ix, _lk=False, limitmb=LIMIT_MB, compound=False, codec=new_codec()
+                        )
                     )
                     filler = _Filler(writer, SidecarWriter(sidecar_fields(ix.schema)))
                 filler.add(doc)

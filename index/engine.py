@@ -42,6 +42,7 @@ from index.building import (
     add_serial,
     build_parallel,
     new_codec,
+    plain_small_blocks,
 )
 from index.documents import IndexDoc
 from index.query import SearchQuery, SearchResults
@@ -377,7 +378,8 @@ class WhooshEngine:
         if self._readonly:
             raise ConstanciaError("this search index was opened read-only")
         try:
-            return self._ix.writer(timeout=LOCK_TIMEOUT, delay=0.1, codec=new_codec(), **kwargs)
+            writer = self._ix.writer(timeout=LOCK_TIMEOUT, delay=0.1, codec=new_codec(), **kwargs)
+            return plain_small_blocks(writer)
         except LockError:
             raise IndexBusy(
                 "another process is writing to the search index",

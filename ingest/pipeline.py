@@ -311,6 +311,7 @@ class _Run:
             user_name=ident.name,
             user_address=f"urn:constancia:key:{quote(ident.fingerprint, safe='')}",
             fsync=False,
+            check_content=False,  # every file of the folder was written just above
         )
         self.writer.add(
             self.signer,

@@ -209,6 +209,20 @@ def test_a_new_version_stores_only_new_content(root: Path) -> None:
     assert_valid(obj)
 
 
+def test_a_new_version_leaves_the_first_versions_inventory_as_it_was(root: Path) -> None:
+    """The root inventory and v1's are two copies: v2 replaces the root one only."""
+    obj, _ = make_object(root, "a.txt", b"hello")
+    first = (obj / "v1/inventory.json").read_bytes()
+    first_side = (obj / "v1/inventory.json.sha512").read_bytes()
+    assert (obj / "inventory.json").read_bytes() == first
+    add_version(obj, [put(obj, 2, "record.json", b"new record")], **V2)
+    assert (obj / "v1/inventory.json").read_bytes() == first
+    assert (obj / "v1/inventory.json.sha512").read_bytes() == first_side
+    assert (obj / "inventory.json").read_bytes() == (obj / "v2/inventory.json").read_bytes()
+    assert (obj / "inventory.json").read_bytes() != first
+    assert_valid(obj)
+
+
 def test_a_version_without_new_content_has_no_content_folder(root: Path) -> None:
     obj, _ = make_object(root, "a.txt", b"hello")
     files = [
