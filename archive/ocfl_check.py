@@ -10,13 +10,14 @@ trace of an interrupted new version (see :func:`archive.ocfl.roll_back_incomplet
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 from archive.findings import Code, Finding
-from archive.hashing import copy_and_hash, sha512_hex
+from archive.hashing import Digests, copy_and_hash, sha512_hex
 from archive.ocfl import (
     INVENTORY,
     OBJECT_NAMASTE,
@@ -33,6 +34,10 @@ __all__ = ["check_object", "check_storage_root", "list_object_dirs"]
 _SIDECAR_LINE = re.compile(rb"([0-9a-fA-F]{128})[ \t]+inventory\.json\n?")
 _ARTEFACT_ID = re.compile(r"urn:sha256:([0-9a-f]{64})")
 _VERSION_DIR = re.compile(r"v[0-9]+")
+#: Files up to this size are read in one call and hashed whole.
+_WHOLE = 1 << 20
+#: Content files whose bytes :func:`check_object_inventory` hands back (verify reads them).
+_KEPT = ("/record.json", "/record.json.sig")
 #: How far up to look for the storage root when checking an object's place in the layout.
 _MAX_DEPTH = 12
 
@@ -45,6 +50,9 @@ class _Report:
         self.id = artefact_id
         self.findings: list[Finding] = []
         self.empty: list[str] = []  # empty content folders, reported unless a file is missing
+        #: Bytes of the small content files read whole (records and their signatures), for
+        #: a caller that reads them too: see :func:`check_object_inventory`.
+        self.kept: dict[str, bytes] = {}
 
     def add(self, code: Code, message: str, sub: str = "") -> None:
         path = f"{self.rel}/{sub}" if sub else self.rel
@@ -254,15 +262,35 @@ def _check_content(r: _Report, inv: Inventory, files: dict[str, bool], digests: 
             r.add(Code.OBJECT_INVALID, "Not a regular file (OCFL forbids links).", path)
         elif digests:
             try:
-                with open(f"{r.dir}/{path}", "rb", buffering=0) as f:
-                    got = copy_and_hash(f)  # hash_file, minus a slow Path
+                got, data = _hash_content(f"{r.dir}/{path}")
             except OSError:
                 r.add(Code.FILE_MISSING, "A content file cannot be read.", path)
                 continue
+            if data is not None and path.endswith(_KEPT):
+                r.kept[path] = data
             if got.sha512 != manifest[path]:
                 r.add(Code.FIXITY_MISMATCH, "sha512 differs from the manifest.", path)
             if path in inv.fixity256 and got.sha256 != inv.fixity256[path]:
                 r.add(Code.FIXITY_MISMATCH, "sha256 differs from the fixity block.", path)
+
+
+def _hash_content(path: str) -> tuple[Digests, bytes | None]:
+    """Both digests of a file, and its bytes when it fits in one read (most content files of
+    an archive of testimonies do: records, signatures, extracted text). One ``os.read`` and
+    two hash calls cost half of a buffered file object; a larger file is streamed."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        first = os.read(fd, _WHOLE)
+        if len(first) < _WHOLE and not os.read(fd, 1):
+            d = Digests(
+                hashlib.sha256(first).hexdigest(), hashlib.sha512(first).hexdigest(), len(first)
+            )
+            return d, first
+        with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+            f.seek(0)
+            return copy_and_hash(f), None
+    finally:
+        os.close(fd)
 
 
 def check_object(
@@ -270,33 +298,32 @@ def check_object(
 ) -> list[Finding]:
     """Every problem of one OCFL object. ``rel`` is the object's path relative to the archive
     (findings' paths start with it); ``object_id`` the id it must have, if known."""
-    return check_object_inventory(
-        object_dir, object_id=object_id, rel=rel, check_digests=check_digests
-    )[0]
+    return _check_object(object_dir, object_id, rel, check_digests)[0].sorted()
 
 
 def check_object_inventory(
     object_dir: Path, *, object_id: str | None, rel: str, check_digests: bool = True
-) -> tuple[list[Finding], dict[str, Any] | None]:
-    """:func:`check_object`, and the root inventory as parsed JSON (None if unreadable), so
-    that a caller reading the inventory too does not read and parse it again."""
-    findings, inv = _check_object(object_dir, object_id, rel, check_digests)
-    return findings, inv.raw if inv is not None else None
+) -> tuple[list[Finding], dict[str, Any] | None, dict[str, bytes]]:
+    """:func:`check_object`, the root inventory as parsed JSON (None if unreadable), and the
+    bytes of every ``record.json`` and ``record.json.sig`` whose digests were checked (by
+    content path), so that a caller reading them too does not read them again."""
+    r, inv = _check_object(object_dir, object_id, rel, check_digests)
+    return r.sorted(), inv.raw if inv is not None else None, r.kept
 
 
 def _check_object(
     object_dir: Path, object_id: str | None, rel: str, check_digests: bool
-) -> tuple[list[Finding], Inventory | None]:
+) -> tuple[_Report, Inventory | None]:
     r = _Report(object_dir, rel, _artefact_id(object_id))
     entries = _scan(r.dir)
     if not entries:
         r.add(Code.OBJECT_INVALID, "The object folder is missing, empty or unreadable.")
-        return r.sorted(), None
+        return r, None
     _check_namaste(r, {e.name for e in entries})
     data = r.read(INVENTORY)
     if data is None:
         r.add(Code.INVENTORY_MISSING, "The object has no inventory.json.", INVENTORY)
-        return r.sorted(), None
+        return r, None
     inv = parse_inventory(data)
     if r.id is None and inv.id is not None:
         r.id = _artefact_id(inv.id)
@@ -309,13 +336,13 @@ def _check_object(
     if inv.id is not None:
         _check_location(r, inv.id)
     if not inv.versions:
-        return r.sorted(), inv
+        return r, inv
     files: dict[str, bool] = {}
     for n in sorted(_check_top(r, entries, inv)):
         _check_version(r, n, inv, data, digest, files)
     if inv.manifest is not None:
         _check_content(r, inv, files, check_digests)
-    return r.sorted(), inv
+    return r, inv
 
 
 def check_storage_root(root: Path, *, rel: str = "objects") -> list[Finding]:

@@ -274,7 +274,9 @@ def check_artefact(
     as :class:`_LogLink` entries when ``state`` is None: a worker process)."""
     rel = archive.object_rel(art)
     folder = archive.root / rel
-    found, raw = ocfl_check.check_object_inventory(folder, object_id=object_id_for(art), rel=rel)
+    found, raw, kept = ocfl_check.check_object_inventory(
+        folder, object_id=object_id_for(art), rel=rel
+    )
     problems.extend(found)
     try:
         inv = raw if raw is not None else ocfl.read_inventory(folder)
@@ -286,7 +288,7 @@ def check_artefact(
     problems.extend(link.findings(art, ingest) if state is not None else [link])
     for v in versions:
         _check_record_version(
-            folder, rel, art, inv, int(v[1:]), keys, ingest, problems, state is None
+            folder, rel, art, inv, int(v[1:]), keys, ingest, problems, state is None, kept
         )
 
 
@@ -300,7 +302,11 @@ def _check_record_version(
     ingest: dict[str, Any] | None,
     problems: list[Any],
     defer_log: bool = False,
+    kept: dict[str, bytes] | None = None,
 ) -> None:
+    """The signed record of one version: signature, signer, and digests against the
+    inventory. ``kept``: bytes of content files already read by the OCFL check."""
+    kept = kept or {}
     try:
         state = ocfl.version_state(inv, version)
     except (ConstanciaError, KeyError, TypeError, ValueError):
@@ -313,7 +319,7 @@ def _check_record_version(
         )
         return
     try:
-        data = (folder / rec_path).read_bytes()
+        data = kept[rec_path] if rec_path in kept else (folder / rec_path).read_bytes()
     except OSError:
         return  # FILE_MISSING already
     rrel = f"{rel}/{rec_path}"
@@ -323,7 +329,7 @@ def _check_record_version(
         )
     else:
         try:
-            sig = (folder / sig_path).read_bytes()
+            sig = kept[sig_path] if sig_path in kept else (folder / sig_path).read_bytes()
         except OSError:
             sig = None
         if sig is not None:

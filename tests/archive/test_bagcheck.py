@@ -8,9 +8,10 @@ import hashlib
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from archive import bagcheck, merkle, sshsig
 from archive.bagcheck import Invalid, ed25519_verify
 from archive.checkpoint import Checkpoint, sign_checkpoint
+from constancia.errors import SignatureError
 
 # RFC 8032 section 7.1 (name, public key, message, signature); checked once against
 # pyca/cryptography: each secret key gives this public key and this exact signature.
@@ -105,6 +107,12 @@ KEY = Ed25519PrivateKey.generate()
 PUB = KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
+#: Both Ed25519 verifiers: the standard-library one that travels in packages, and the
+#: libsodium one that `constancia verify` and `verify-package` use.
+VERIFIERS = {"stdlib": ed25519_verify, "libsodium": sshsig.ed25519_verify}
+each_verifier = pytest.mark.parametrize("verify", VERIFIERS.values(), ids=VERIFIERS.keys())
+
+
 def vector(name: str) -> tuple[bytes, bytes, bytes]:
     _, pk, msg, sig = next(v for v in RFC8032 if v[0] == name)
     return bytes.fromhex(pk), bytes.fromhex(msg), bytes.fromhex(sig)
@@ -120,45 +128,53 @@ def raw_key(key: Ed25519PrivateKey) -> bytes:
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
+@each_verifier
 @pytest.mark.parametrize("name", [v[0] for v in RFC8032])
-def test_rfc8032_vectors_verify(name: str) -> None:
-    assert ed25519_verify(*vector(name))
+def test_rfc8032_vectors_verify(verify: Any, name: str) -> None:
+    assert verify(*vector(name))
 
 
+@each_verifier
 @pytest.mark.parametrize("name", [v[0] for v in RFC8032])
 @pytest.mark.parametrize("part", [0, 1, 2])
-def test_a_flipped_bit_anywhere_fails(name: str, part: int) -> None:
+def test_a_flipped_bit_anywhere_fails(verify: Any, name: str, part: int) -> None:
     args = list(vector(name))
     if not args[part]:
         args[part] = b"\0"  # TEST 1 signs the empty message: a changed one is longer
     for bit in (0, 7, 8 * len(args[part]) - 2, 8 * len(args[part]) // 2 + 3):
         changed = list(args)
         changed[part] = flip(args[part], bit)
-        assert not ed25519_verify(*changed), (part, bit)
+        assert not verify(*changed), (part, bit)
 
 
-def test_s_at_or_above_the_group_order_is_refused() -> None:
+@each_verifier
+def test_s_at_or_above_the_group_order_is_refused(verify: Any) -> None:
     pk, msg, sig = vector("TEST 1")
     s = int.from_bytes(sig[32:], "little")
     for bad in (s + L, L, 2**256 - 1):
-        assert not ed25519_verify(pk, msg, sig[:32] + bad.to_bytes(32, "little"))
+        assert not verify(pk, msg, sig[:32] + bad.to_bytes(32, "little"))
 
 
-def test_non_canonical_encodings_are_refused() -> None:
+@each_verifier
+def test_non_canonical_encodings_are_refused(verify: Any) -> None:
     # Under the identity key, R = identity and S = 0 satisfy the equation for any message;
     # only the encodings differ, so each refusal here is the encoding check alone.
     zero_s = bytes(32)
     non_canonical = [(P + 1).to_bytes(32, "little"), bytes([1, *[0] * 30, 0x80])]
     for bad in non_canonical:
-        assert not ed25519_verify(IDENTITY, b"m", bad + zero_s)  # R: y >= p, or "-0"
-        assert not ed25519_verify(bad, b"m", IDENTITY + zero_s)  # A likewise
-    assert not ed25519_verify(P.to_bytes(32, "little"), b"m", IDENTITY + zero_s)
+        assert not verify(IDENTITY, b"m", bad + zero_s)  # R: y >= p, or "-0"
+        assert not verify(bad, b"m", IDENTITY + zero_s)  # A likewise
+    assert not verify(P.to_bytes(32, "little"), b"m", IDENTITY + zero_s)
 
 
 def test_small_order_keys_are_refused_by_every_verifier() -> None:
     forged = IDENTITY + bytes(32)  # valid for any message under the identity key
     assert not ed25519_verify(IDENTITY, b"any message", forged)
-    assert sshsig.ed25519_verify(IDENTITY, b"any message", forged)  # OpenSSL accepts it
+    assert not sshsig.ed25519_verify(IDENTITY, b"any message", forged)
+    # OpenSSL (inside pyca/cryptography) follows RFC 8032 to the letter and accepts it.
+    Ed25519PublicKey.from_public_bytes(IDENTITY).verify(forged, b"any message")
+    with pytest.raises(SignatureError):
+        sshsig.verify_digest(bytes(64), sshsig_blob(IDENTITY, forged), "n")
     with pytest.raises(Invalid):
         bagcheck.sshsig_verify(bytes(64), sshsig_blob(IDENTITY, forged), "n", sshsig.ed25519_verify)
 
@@ -177,9 +193,10 @@ def test_cryptography_signatures_verify_and_altered_ones_do_not(
 ) -> None:
     key = Ed25519PrivateKey.from_private_bytes(seed)
     sig = key.sign(message)
-    assert ed25519_verify(raw_key(key), message, sig)
-    assert not ed25519_verify(raw_key(key), message + b"x", sig)
-    assert not ed25519_verify(raw_key(key), message, flip(sig, bit))
+    for verify in VERIFIERS.values():
+        assert verify(raw_key(key), message, sig)
+        assert not verify(raw_key(key), message + b"x", sig)
+        assert not verify(raw_key(key), message, flip(sig, bit))
 
 
 needs_ssh = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
