@@ -7,7 +7,10 @@ Memory stays at a few chunks whatever the file size.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
+import mmap
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -111,19 +114,95 @@ def sha512_hex(data: bytes) -> str:
 def fd_writer(fd: int) -> Callable[[bytes], None]:
     """A ``write`` for :func:`copy_and_hash` writing every byte to ``fd`` (no partial writes).
 
-    Full chunks are handed to the kernel for writeback as soon as they are written, so that
-    writing a large file to disk overlaps hashing it instead of all waiting for the final
-    flush (and the copy does not crowd the page cache)."""
+    Full chunks of a large file go to the disk directly (``O_DIRECT``, from a page-aligned
+    buffer) where the file system allows it: buffered, the kernel copied each byte into the
+    page cache and wrote it back only at the final fsync, so a 1 GiB copy ran at 370-410 MB/s
+    on a disk that takes 1.7 GB/s directly. The last, partial piece is written buffered (the
+    caller's fsync makes it durable); small files never take the direct path. Where
+    ``O_DIRECT`` is refused (tmpfs, some network file systems), chunks are written buffered
+    and handed to the kernel for writeback at once."""
     offset = 0
+    direct: _Direct | None = None
+    tried = False
 
     def write(data: bytes) -> None:
-        nonlocal offset
+        nonlocal offset, direct, tried
         view = memoryview(data)
+        if len(data) >= CHUNK and offset % _ALIGN == 0:
+            if not tried:
+                tried = True
+                direct = _Direct.start(fd)
+            if direct is not None:
+                whole = len(data) - len(data) % _ALIGN
+                try:
+                    direct.write(view[:whole])
+                except OSError as e:
+                    if e.errno != errno.EINVAL or direct.written:
+                        raise
+                    # Accepted, then refused at the first write (alignment the device
+                    # wants larger): nothing was written, so buffered it is.
+                    whole = 0
+                else:
+                    offset += whole
+                    view = view[whole:]
+                    if not view:
+                        return
+        if direct is not None:
+            direct.stop()  # a piece that is not whole blocks: buffered from here on
+            direct = None
+        start = offset
         while view:
             n = os.write(fd, view)
             view = view[n:]
-        if len(data) >= CHUNK:
-            os.posix_fadvise(fd, offset, len(data), os.POSIX_FADV_DONTNEED)
-        offset += len(data)
+            offset += n
+        if offset - start >= CHUNK:
+            os.posix_fadvise(fd, start, offset - start, os.POSIX_FADV_DONTNEED)
 
     return write
+
+
+#: O_DIRECT needs buffers, offsets and lengths aligned to the device's logical block size;
+#: 4096 covers every common one.
+_ALIGN = 4096
+
+
+class _Direct:
+    """Direct writes to ``fd`` through one page-aligned buffer of CHUNK bytes."""
+
+    def __init__(self, fd: int, flags: int) -> None:
+        self.fd = fd
+        self.flags = flags
+        self.buffer = mmap.mmap(-1, CHUNK)
+        self.written = 0
+
+    @classmethod
+    def start(cls, fd: int) -> _Direct | None:
+        flag = getattr(os, "O_DIRECT", 0)
+        if not flag:
+            return None
+        try:
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags | flag)
+        except OSError:
+            return None
+        return cls(fd, flags)
+
+    def write(self, data: memoryview) -> None:
+        buf = memoryview(self.buffer)
+        try:
+            for i in range(0, len(data), CHUNK):
+                piece = data[i : i + CHUNK]
+                buf[: len(piece)] = piece
+                out = buf[: len(piece)]
+                while out:
+                    n = os.write(self.fd, out)
+                    if n % _ALIGN:  # cannot happen on a regular file; never leave a gap
+                        raise OSError(errno.EIO, "a direct write stopped mid-block")
+                    out = out[n:]
+                    self.written += n
+        finally:
+            buf.release()
+
+    def stop(self) -> None:
+        fcntl.fcntl(self.fd, fcntl.F_SETFL, self.flags)
+        self.buffer.close()
