@@ -28,7 +28,7 @@ from typing import Any
 
 from archive import merkle, ocfl, package_text, sshsig
 from archive.custody_log import parse_event, read_lines
-from archive.hashing import Digests, copy_and_hash, sha256_hex, sha512_hex
+from archive.hashing import Digests, copy_and_hash, fd_writer, sha256_hex, sha512_hex
 from archive.identity import Identity, Signer
 from archive.store import Archive
 from artefacts.record import RECORD_NAMESPACE
@@ -236,18 +236,13 @@ def _copy_artefact(
 
 
 def _copy_file(src: Path, dst: Path, progress: Callable[[int], None] | None) -> Digests:
-    # No fsync, and plain writes: the package is a copy the recipient verifies (the archive
-    # keeps the original), so it may sit in the page cache until the system writes it out.
+    # No fsync: the package is a copy the recipient verifies (the archive keeps the
+    # original). Large files still go to the disk directly (fd_writer): buffered, the kernel's
+    # copy into the page cache cost as much CPU as one of the two hashes.
     out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-
-    def write(data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(out, view) :]
-
     try:
         with open(src, "rb", buffering=0) as f:
-            return copy_and_hash(f, write, progress=progress)
+            return copy_and_hash(f, fd_writer(out), progress=progress)
     finally:
         os.close(out)
 
