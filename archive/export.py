@@ -84,7 +84,7 @@ class _Payload:
 
     def add_bytes(self, root: Path, rel: str, data: bytes) -> None:
         _write_new(root / rel, data)
-        self.add(rel, Digests(sha256_hex(data), sha512_hex(data), len(data)))
+        self.add(rel, Digests.of(data))
 
 
 def export_package(

@@ -49,6 +49,11 @@ class Digests:
     sha512: str
     size: int
 
+    @classmethod
+    def of(cls, data: bytes) -> Digests:
+        """The digests of bytes already in memory."""
+        return cls(hashlib.sha256(data).hexdigest(), hashlib.sha512(data).hexdigest(), len(data))
+
 
 def copy_and_hash(
     src: BinaryIO,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import hashlib
 import os
 import shutil
 import threading
@@ -368,10 +367,9 @@ class _Run:
                 if sf.size < _SMALL:
                     data = src.read(_SMALL)
                     write_file_fd(out, data)
-                    sha512 = hashlib.sha512(data).hexdigest()
-                    got = Digests(hashlib.sha256(data).hexdigest(), sha512, len(data))
+                    got = Digests.of(data)
                     if dst.name == "record.json":
-                        self.records[sha512] = data
+                        self.records[got.sha512] = data
                     self._advance(len(data))
                 else:
                     got = copy_and_hash(src, fd_writer(out), progress=self._advance)

@@ -10,7 +10,6 @@ trace of an interrupted new version (see :func:`archive.ocfl.roll_back_incomplet
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -282,10 +281,7 @@ def _hash_content(path: str) -> tuple[Digests, bytes | None]:
     try:
         first = os.read(fd, _WHOLE)
         if len(first) < _WHOLE and not os.read(fd, 1):
-            d = Digests(
-                hashlib.sha256(first).hexdigest(), hashlib.sha512(first).hexdigest(), len(first)
-            )
-            return d, first
+            return Digests.of(first), first
         with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
             f.seek(0)
             return copy_and_hash(f), None
