@@ -27,7 +27,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
@@ -45,9 +45,11 @@ from index.building import (
     plain_small_blocks,
 )
 from index.documents import IndexDoc
-from index.query import SearchQuery, SearchResults
 from index.schema import build_schema
-from index.searching import Searching
+
+if TYPE_CHECKING:  # searching needs numpy and the query parser; writing needs neither
+    from index.query import SearchQuery, SearchResults
+    from index.searching import Searching
 
 __all__ = [
     "IndexBusy",
@@ -432,6 +434,8 @@ class WhooshEngine:
 
     def _current(self) -> Searching:
         """The searcher over the latest commit (opened once, refreshed after changes)."""
+        from index.searching import Searching
+
         try:
             self._follow_rebuild()
             if self._searching is None:

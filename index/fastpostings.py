@@ -21,9 +21,10 @@ import zlib
 from array import array
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["FastPostings", "SidecarReader", "SidecarWriter", "sidecar_name"]
 
@@ -145,6 +146,8 @@ class FastPostings:
     __slots__ = ("_occurrences", "_offsets", "_positions", "ids", "weights")
 
     def __init__(self, ids: bytes, tfs: bytes, offsets: bytes, positions: bytes) -> None:
+        import numpy as np  # only searches need it: an ingest writes sidecars without it
+
         self.ids: np.ndarray = np.cumsum(_u4(ids), dtype=np.int64)
         self.weights: np.ndarray = _u4(tfs).astype(np.float64)
         self._offsets = offsets
@@ -154,6 +157,8 @@ class FastPostings:
     def occurrences(self) -> tuple[np.ndarray, np.ndarray]:
         """(how many positions each posting has, every position one after another)."""
         if self._occurrences is None:
+            import numpy as np
+
             counts = _u4(self._offsets)[1:].astype(np.int64)  # the offsets' deltas
             self._occurrences = (counts, _u4(self._positions))
         return self._occurrences
@@ -161,6 +166,8 @@ class FastPostings:
 
 def _u4(data: bytes) -> np.ndarray:
     """A compressed array written by _pack (4-byte unsigned, little-endian)."""
+    import numpy as np
+
     return np.frombuffer(_plain(data), dtype="<u4")
 
 
@@ -185,6 +192,8 @@ class SidecarReader:
         """The document numbers of the postings of ``terms`` that the segment holds (with
         repeats), one query per few hundred terms: a wide prefix expands to a thousand
         terms, most of them absent from any one segment."""
+        import numpy as np
+
         chunks: list[bytes] = []
         for i in range(0, len(terms), _IN_LIST):
             chunk = terms[i : i + _IN_LIST]

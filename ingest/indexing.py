@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archive import ocfl
 from archive.custody_log import parse_event
@@ -24,7 +24,9 @@ from artefacts.record import parse_record
 from constancia.errors import ConstanciaError, FormatError
 from index.documents import IndexDoc, doc_from_record
 from index.engine import IndexFeed, IndexMissing, SearchEngine, build_index, open_index
-from index.query import SearchQuery, SearchResults
+
+if TYPE_CHECKING:  # only searches need the query parser
+    from index.query import SearchQuery, SearchResults
 
 log = logging.getLogger(__name__)
 
@@ -367,6 +369,8 @@ def check(archive: Archive) -> list[str]:
 
 def matching_ids(archive: Archive, text: str, *, page_size: int = 1000) -> list[str]:
     """Every artefact the search ``text`` finds (all pages), in rank order."""
+    from index.query import SearchQuery
+
     engine, _ = ensure_current(archive)
     out: list[str] = []
     try:

@@ -205,22 +205,13 @@ class _Run:
 
     def _copy(self, fd: int, tmp: Path, source: str, advance: Callable[[int], None]) -> Any:
         out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        reading = True
+        write = fd_writer(out, after_chunk=functools.partial(faults.point, "mid-copy"))
         try:
             with os.fdopen(os.dup(fd), "rb", buffering=0) as src:
-                write = fd_writer(out)
-
-                def tracked_write(chunk: bytes) -> None:
-                    nonlocal reading
-                    reading = False
-                    write(chunk)
-                    faults.point("mid-copy")
-                    reading = True
-
-                return copy_and_hash(src, tracked_write, progress=advance)
+                return copy_and_hash(src, write, progress=advance)
         except OSError as e:
             tmp.unlink(missing_ok=True)
-            if reading:
+            if not write.writing:
                 raise _ReadError(f"{source}: cannot be read ({e.strerror})") from e
             if e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise StorageError(

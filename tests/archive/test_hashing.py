@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ def test_copy_and_hash_of_a_large_stream_writes_and_hashes_every_byte(tmp_path: 
 def test_a_refused_direct_write_falls_back_to_buffered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(self: object, data: memoryview) -> None:
+    def refuse(self: object, data: memoryview, *, copy: bool) -> None:
         raise OSError(22, "Invalid argument")  # EINVAL before any byte was written
 
     monkeypatch.setattr(hashing._Direct, "write", refuse)
@@ -94,3 +95,112 @@ def test_a_refused_direct_write_falls_back_to_buffered(
     finally:
         os.close(fd)
     assert target.read_bytes() == data
+
+
+@pytest.mark.parametrize("where", ["tmp_path", "shm"])
+def test_a_large_file_is_copied_from_the_aligned_buffers_byte_for_byte(
+    where: str, tmp_path: Path
+) -> None:
+    folder = tmp_path
+    if where == "shm":
+        if not SHM.is_dir():
+            pytest.skip("no /dev/shm")
+        folder = Path(tempfile.mkdtemp(prefix="constancia-test-", dir=SHM))
+    data = random.Random(11).randbytes(5 * CHUNK + 4096 * 3 + 5)
+    source = tmp_path / "source.bin"
+    source.write_bytes(data)
+    target = folder / "out.bin"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    chunks: list[int] = []
+    try:
+        write = hashing.fd_writer(fd, after_chunk=lambda: chunks.append(1))
+        with open(source, "rb", buffering=0) as f:
+            got = copy_and_hash(f, write)
+        assert not write.writing
+    finally:
+        os.close(fd)
+    try:
+        assert target.read_bytes() == data
+    finally:
+        target.unlink()
+        if folder != tmp_path:
+            folder.rmdir()
+    assert got == hashing.Digests.of(data)
+    assert len(chunks) == 6
+
+
+def test_a_failed_write_stops_the_stream_and_the_next_one_is_still_right(
+    tmp_path: Path,
+) -> None:
+    data = random.Random(5).randbytes(4 * CHUNK)
+    calls = 0
+
+    def fail_on_third(chunk: memoryview) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        copy_and_hash(io.BytesIO(data), fail_on_third)
+    # The buffers went back to be reused: a second stream must not see the first one's bytes.
+    other = random.Random(6).randbytes(3 * CHUNK + 1)
+    assert copy_and_hash(io.BytesIO(other)) == hashing.Digests.of(other)
+
+
+def test_streams_on_several_threads_at_once_each_get_their_own_digests() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    blobs = [random.Random(seed).randbytes(2 * CHUNK + seed) for seed in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda b: copy_and_hash(io.BytesIO(b)), blobs))
+    assert got == [hashing.Digests.of(b) for b in blobs]
+
+
+def test_a_small_stream_longer_than_one_read_is_hashed_whole() -> None:
+    class Trickle(io.RawIOBase):
+        """Gives at most 1,000 bytes per read, like a pipe."""
+
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: memoryview) -> int:  # type: ignore[override]
+            n = min(len(b), 1000, len(self.data))
+            b[:n] = self.data[:n]
+            self.data = self.data[n:]
+            return n
+
+    data = random.Random(9).randbytes(12_345)
+    assert copy_and_hash(Trickle(data)) == hashing.Digests.of(data)
+
+
+class _Uneven(io.RawIOBase):
+    """A stream that answers each read with a random amount (a pipe, a slow disk): a full
+    first chunk, then many small ones, so hash updates follow each other quickly."""
+
+    def __init__(self, data: bytes, seed: int) -> None:
+        self.data = memoryview(data)
+        self.rng = random.Random(seed)
+        self.first = True
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: memoryview) -> int:  # type: ignore[override]
+        n = len(b) if self.first else self.rng.randrange(4096, 96 * 1024)
+        self.first = False
+        n = min(n, len(self.data))
+        b[:n] = self.data[:n]
+        self.data = self.data[n:]
+        return n
+
+
+def test_each_digest_sees_the_chunks_in_order() -> None:
+    # Reads run ahead of hashing by one chunk; each digest must still take them in order.
+    data = random.Random(12).randbytes(CHUNK + (12 << 20))
+    want = hashing.Digests.of(data)
+    for seed in range(3):
+        assert copy_and_hash(_Uneven(data, seed)) == want

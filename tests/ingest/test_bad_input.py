@@ -111,20 +111,15 @@ def test_disk_full_during_copy(run, archive, make_files, monkeypatch):
     from archive import hashing
 
     src = make_files({"a.txt": "uno", "b.txt": "dos"})
-    real = hashing.fd_writer
+    real = hashing.FdWriter._write_buffered
 
-    def full_disk(fd):
-        write = real(fd)
-
-        def w(data: bytes) -> None:
-            if data == b"dos":
-                raise OSError(errno.ENOSPC, "No space left on device")
-            write(data)
-
-        return w
+    def full_disk(self, view):
+        if view == b"dos":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, view)
 
     with monkeypatch.context() as m:
-        m.setattr("ingest.pipeline.fd_writer", full_disk)
+        m.setattr(hashing.FdWriter, "_write_buffered", full_disk)
         result = run("ingest", src, "--archive", archive)
     assert result.exit_code == 2
     assert "disk is full" in _plain(result)
