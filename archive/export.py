@@ -30,8 +30,9 @@ from archive import merkle, ocfl, package_text, sshsig
 from archive.custody_log import parse_event, read_lines
 from archive.hashing import Digests, copy_and_hash, fd_writer, sha256_hex, sha512_hex
 from archive.identity import Identity, Signer
+from archive.import_source import unsafe_path
 from archive.store import Archive
-from artefacts.record import RECORD_NAMESPACE
+from artefacts.record import RECORD_NAMESPACE, parse_record
 from constancia.errors import (
     ArchiveDamaged,
     FormatError,
@@ -121,8 +122,9 @@ def export_package(
             writer = archive.log_writer()
             payload = _Payload()
             record_keys = set()
+            made: set[str] = set()
             for art in ids:
-                record_keys.add(_copy_artefact(archive, art, work, payload, progress))
+                record_keys.add(_copy_artefact(archive, art, work, payload, progress, made))
                 if artefact_done is not None:
                     artefact_done()
             writer.add(
@@ -195,9 +197,11 @@ def _copy_artefact(
     work: Path,
     payload: _Payload,
     progress: Callable[[int], None] | None,
+    made: set[str],
 ) -> bytes:
     """Copy the artefact's current state (original, record, signature, derived files),
-    checking each file against the inventory. Returns the record signer's raw key."""
+    checking each file against the inventory. Returns the record signer's raw key.
+    ``made`` holds the folders already created under ``work``."""
     folder = archive.object_dir(art)
     try:
         inv = ocfl.read_inventory(folder)
@@ -211,12 +215,30 @@ def _copy_artefact(
         p: d for d, paths in inv.get("fixity", {}).get("sha256", {}).items() for p in paths
     }
     sha512_of = {p: d for d, paths in inv["manifest"].items() for p in paths}
+    for logical, content in state.items():
+        why = unsafe_path(logical) or unsafe_path(content)
+        if why is not None:
+            raise ArchiveDamaged(
+                f"the inventory of artefact {art[:16]} names {why}; nothing was exported",
+                hint=f"run `constancia verify {art[:16]}`",
+            )
+    source = f"{folder}{os.sep}"
+    got: dict[str, Digests] = {}
+    kept: dict[str, bytes | None] = {}
     for logical in sorted(state):
         content = state[logical]
         rel = f"data/artefacts/{art}/{logical}"
-        target = work / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digests = _copy_file(folder / content, target, progress)
+        try:
+            _make_parents(work, rel, made)
+            digests, data = _copy_file(source + content, f"{work}{os.sep}{rel}", progress)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise ArchiveDamaged(
+                f"{content} of artefact {art[:16]} cannot be copied ({e.strerror or e}); "
+                "nothing was exported",
+                hint=f"run `constancia verify {art[:16]}`",
+            ) from None
         if (digests.sha512, digests.sha256) != (sha512_of.get(content), sha256_of.get(content)):
             raise ArchiveDamaged(
                 f"{content} of artefact {art[:16]} no longer matches its inventory; "
@@ -224,27 +246,95 @@ def _copy_artefact(
                 hint=f"run `constancia verify {art[:16]}`",
             )
         payload.add(rel, digests)
-    record = (work / f"data/artefacts/{art}/record.json").read_bytes()
+        got[logical] = digests
+        kept[logical] = data
     try:
-        sig = (work / f"data/artefacts/{art}/record.json.sig").read_bytes()
-        return sshsig.verify(record, sig, RECORD_NAMESPACE)
-    except (OSError, SignatureError) as e:
+        # The very bytes copied and hashed (both are small); read back only if they were not.
+        here = work / f"data/artefacts/{art}"
+        data = kept.get("record.json") or (here / "record.json").read_bytes()
+        sig = kept.get("record.json.sig") or (here / "record.json.sig").read_bytes()
+        signer = sshsig.verify(data, sig, RECORD_NAMESPACE)
+        record = parse_record(data)
+    except (OSError, SignatureError, FormatError) as e:
         raise ArchiveDamaged(
             f"the record of artefact {art[:16]} is not validly signed ({e}); nothing was exported",
             hint=f"run `constancia verify {art[:16]}`",
         ) from None
+    differs = _differs_from_record(art, record, got)
+    if differs is not None:
+        raise ArchiveDamaged(
+            f"the {differs} of artefact {art[:16]} differs from its signed record; "
+            "nothing was exported",
+            hint=f"run `constancia verify {art[:16]}`",
+        )
+    return signer
 
 
-def _copy_file(src: Path, dst: Path, progress: Callable[[int], None] | None) -> Digests:
-    # No fsync: the package is a copy the recipient verifies (the archive keeps the
-    # original). Large files still go to the disk directly (fd_writer): buffered, the kernel's
-    # copy into the page cache cost as much CPU as one of the two hashes.
-    out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+def _differs_from_record(art: str, record: dict[str, Any], got: dict[str, Digests]) -> str | None:
+    """What of the copied files the signed record does not vouch for (an inventory rewritten
+    along with its digests passes the inventory check, not this one)."""
+    original = record["original"]
+    copied = got.get(original["path"])
+    if (
+        record["id"] != art
+        or original["sha256"] != art
+        or copied is None
+        or (copied.sha256, copied.sha512) != (original["sha256"], original["sha512"])
+    ):
+        return "original"
+    for name, info in (record.get("derived") or {}).items():
+        if isinstance(info, dict) and "path" in info:
+            copied = got.get(str(info["path"]))
+            if copied is None or copied.sha256 != info.get("sha256"):
+                return f"derived {name}"
+    return None
+
+
+def _make_parents(work: Path, rel: str, made: set[str]) -> None:
+    """Create the folders of ``rel`` under ``work`` that ``made`` does not list yet."""
+    parent = rel.rpartition("/")[0]
+    if parent in made:
+        return
+    parts = parent.split("/")
+    for i in range(1, len(parts) + 1):
+        level = "/".join(parts[:i])
+        if level not in made:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(f"{work}{os.sep}{level}")
+            made.add(level)
+
+
+#: A file up to this size is read with one call and hashed in memory.
+_WHOLE = 1 << 20
+
+
+def _copy_file(
+    src: str, dst: str, progress: Callable[[int], None] | None
+) -> tuple[Digests, bytes | None]:
+    """Copy ``src`` to the new file ``dst``; its digests, and its bytes if it was small.
+
+    No fsync: the package is a copy the recipient verifies (the archive keeps the original).
+    Large files still go to the disk directly (fd_writer): buffered, the kernel's copy into
+    the page cache cost as much CPU as one of the two hashes."""
+    fd = os.open(src, os.O_RDONLY)
     try:
-        with open(src, "rb", buffering=0) as f:
-            return copy_and_hash(f, fd_writer(out), progress=progress)
+        out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            first = os.read(fd, _WHOLE)
+            if len(first) < _WHOLE and not os.read(fd, 1):
+                view = memoryview(first)
+                while view:
+                    view = view[os.write(out, view) :]
+                if progress is not None:
+                    progress(len(first))
+                return Digests.of(first), first
+            os.lseek(fd, 0, os.SEEK_SET)
+            with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+                return copy_and_hash(f, fd_writer(out), progress=progress), None
+        finally:
+            os.close(out)
     finally:
-        os.close(out)
+        os.close(fd)
 
 
 def _concerns(event: dict[str, Any], ids: set[str]) -> bool:

@@ -69,7 +69,8 @@ def export(
         )
     signer = _custodian_signer(archive)
     bar = Bar.for_stderr("exporting", quiet or as_json)
-    total = sum(_original_size(archive, a) for a in set(ids))
+    # Sizing reads every inventory: only worth it when a bar shows the total.
+    total = sum(_original_size(archive, a) for a in set(ids)) if bar.enabled else 0
     bar.start(len(set(ids)), total)
     report = export_package(
         archive,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,13 +88,132 @@ def test_a_full_disk_is_one_sentence_and_no_export_event(
 
     import archive.export
 
-    def full(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    real = archive.export._copy_file
+    calls = 0
+
+    def full(src: str, dst: str, progress: Any) -> Any:
+        """The third file fills the disk half-way through."""
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            Path(dst).write_bytes(b"half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst, progress)
 
     archive_path, ids = filled
-    monkeypatch.setattr(archive.export, "copy_and_hash", full)
+    monkeypatch.setattr(archive.export, "_copy_file", full)
     result = run("export", ids[0], "--to", tmp_path / "p", "--archive", archive_path)
     assert result.exit_code == 2
     assert "the disk is full" in result.stderr
     assert list(tmp_path.glob("*p*")) == []
     assert "exported" not in run("log", "--archive", archive_path).stdout
+
+
+def _rewrite_inventory(obj: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Edit an object's inventory and its sidecar consistently: what someone with write
+    access to the disk could do; only the signed record and the log would give it away."""
+    inv_path = obj / "inventory.json"
+    inv = json.loads(inv_path.read_bytes())
+    edit(inv)
+    data = json.dumps(inv, indent=2, sort_keys=True).encode() + b"\n"
+    for name in ("inventory.json", "v1/inventory.json"):
+        if (obj / name).exists():
+            (obj / name).chmod(0o644)
+            (obj / name).write_bytes(data)
+    for side in ("inventory.json.sha512", "v1/inventory.json.sha512"):
+        if (obj / side).exists():
+            (obj / side).chmod(0o644)
+            (obj / side).write_text(f"{hashlib.sha512(data).hexdigest()} inventory.json\n")
+
+
+def _original_logical(inv: dict[str, Any]) -> tuple[str, str]:
+    state = inv["versions"][inv["head"]]["state"]
+    for digest, paths in state.items():
+        for p in paths:
+            if p.startswith("original/"):
+                return digest, p
+    raise AssertionError("no original in the state")
+
+
+@pytest.mark.parametrize(
+    "logical",
+    ["original/../../../../../../escaped.txt", "/tmp/escaped.txt", "original//x", "./x"],
+)
+def test_an_inventory_naming_a_path_outside_the_package_is_refused(
+    run: Run, filled: tuple[Path, list[str]], tmp_path: Path, logical: str
+) -> None:
+    archive, ids = filled
+    obj = Archive.open(archive).object_dir(ids[1])
+
+    def edit(inv: dict[str, Any]) -> None:
+        digest, old = _original_logical(inv)
+        paths = inv["versions"][inv["head"]]["state"][digest]
+        paths[paths.index(old)] = logical
+
+    _rewrite_inventory(obj, edit)
+    dest = tmp_path / "deep" / "er"
+    dest.parent.mkdir()
+    result = run("export", ids[1], "--to", dest, "--archive", archive)
+    assert result.exit_code == 2, result.output
+    assert "verify" in result.stderr and "Traceback" not in result.stderr
+    assert list(dest.parent.iterdir()) == []  # neither the package nor a partial one
+    assert not list(tmp_path.rglob("escaped.txt"))
+    assert not Path("/tmp/escaped.txt").exists()
+    assert "exported" not in run("log", "--archive", archive).stdout
+
+
+def test_an_inventory_pointing_at_content_outside_the_object_is_refused(
+    run: Run, filled: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    archive, ids = filled
+    obj = Archive.open(archive).object_dir(ids[1])
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"not for the package\n")
+    digest512 = hashlib.sha512(secret.read_bytes()).hexdigest()
+    digest256 = hashlib.sha256(secret.read_bytes()).hexdigest()
+    outside = os.path.relpath(secret, obj)
+
+    def edit(inv: dict[str, Any]) -> None:
+        old_digest, logical = _original_logical(inv)
+        state = inv["versions"][inv["head"]]["state"]
+        state[old_digest].remove(logical)
+        if not state[old_digest]:
+            del state[old_digest]
+        state[digest512] = [logical]
+        inv["manifest"][digest512] = [outside]
+        inv.setdefault("fixity", {}).setdefault("sha256", {})[digest256] = [outside]
+
+    _rewrite_inventory(obj, edit)
+    result = run("export", ids[1], "--to", tmp_path / "p", "--archive", archive)
+    assert result.exit_code == 2, result.output
+    assert "verify" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "p").exists()
+    leaked = [
+        p for p in tmp_path.rglob("*") if p.is_file() and p.read_bytes() == b"not for the package\n"
+    ]
+    assert leaked == [secret]
+
+
+def test_an_inventory_swapping_the_original_for_another_file_is_refused(
+    run: Run, filled: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    # Every digest in the inventory stays true to the bytes it names; only the signed
+    # record can tell that the file called the original is not the one ingested.
+    archive, ids = filled
+    obj = Archive.open(archive).object_dir(ids[1])
+
+    def edit(inv: dict[str, Any]) -> None:
+        state = inv["versions"][inv["head"]]["state"]
+        digest, logical = _original_logical(inv)
+        state[digest].remove(logical)
+        if not state[digest]:
+            del state[digest]
+        record_digest = next(d for d, paths in state.items() if "record.json" in paths)
+        state[record_digest].append(logical)
+
+    _rewrite_inventory(obj, edit)
+    result = run("export", ids[1], "--to", tmp_path / "p", "--archive", archive)
+    assert result.exit_code == 2, result.output
+    assert "differs from its signed record" in result.stderr
+    assert list(tmp_path.glob("*p*")) == []
+    assert "exported" not in run("log", "--archive", archive).stdout
