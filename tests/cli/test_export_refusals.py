@@ -88,20 +88,20 @@ def test_a_full_disk_is_one_sentence_and_no_export_event(
 
     import archive.export
 
-    real = archive.export._copy_file
+    real = archive.export._Copier.copy
     calls = 0
 
-    def full(src: str, dst: str, progress: Any) -> Any:
+    def full(self: Any, src: str, rel: str, done: Any, failed: Any) -> None:
         """The third file fills the disk half-way through."""
         nonlocal calls
         calls += 1
         if calls == 3:
-            Path(dst).write_bytes(b"half")
+            (self.work / rel).write_bytes(b"half")
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(src, dst, progress)
+        real(self, src, rel, done, failed)
 
     archive_path, ids = filled
-    monkeypatch.setattr(archive.export, "_copy_file", full)
+    monkeypatch.setattr(archive.export._Copier, "copy", full)
     result = run("export", ids[0], "--to", tmp_path / "p", "--archive", archive_path)
     assert result.exit_code == 2
     assert "the disk is full" in result.stderr
