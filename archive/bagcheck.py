@@ -598,6 +598,12 @@ class _Checker:
             role: Counter() for role in ("custodian", "exporter", "records", "events")
         }
         self._pool: ThreadPoolExecutor | None = None
+        # Large payload files hash on a background thread while the later steps run; a
+        # check that needs one of them waits for it there.
+        self._reader: ThreadPoolExecutor | None = None
+        self.pending: dict[str, Future[_Digests]] = {}
+        # Checks put off until those hashes are in: (where their problems go, the check).
+        self._later: list[tuple[int, Callable[[], None]]] = []
 
     def add(self, code: str, message: str, path: str | None = None, id: str | None = None) -> None:
         if id is None and path is not None and path.startswith("data/artefacts/"):
@@ -618,8 +624,26 @@ class _Checker:
         return self._pool
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.shutdown(cancel_futures=True)
         if self._pool is not None:
             self._pool.shutdown()
+
+    def later(self, check: Callable[[], None]) -> None:
+        """Run ``check`` at the end of the run; its problems take the place in the report
+        they would have had if it had run now."""
+        self._later.append((len(self.problems), check))
+
+    def run_later(self) -> None:
+        # From the last: inserting its problems moves none of the places still to fill.
+        for place, check in reversed(self._later):
+            kept, self.problems = self.problems, []
+            try:
+                check()
+            finally:
+                found, self.problems = self.problems, kept
+            self.problems[place:place] = found
+        self._later.clear()
 
     def label(self, name: str) -> str | None:
         values = self.info.get(name)
@@ -649,6 +673,7 @@ class _Checker:
         self.check_checkpoint()
         self.check_events()
         self.check_artefacts()
+        self.run_later()
 
     def check_bagit(self) -> None:
         try:
@@ -748,19 +773,29 @@ class _Checker:
         return out
 
     def hashed(self, rel: str, quiet: bool = False) -> _Digests | None:
-        """The digests of a regular file of the bag, computed once, on first use."""
+        """The digests of a regular file of the bag, computed once, on first use (or on the
+        background thread, for a large payload file)."""
         if rel not in self.digests:
+            pending = self.pending.pop(rel, None)
             try:
-                fd = _open_regular(self.root / rel)
-                try:
-                    self.digests[rel] = _hash_fd(fd, self.pool)
-                finally:
-                    os.close(fd)
+                self.digests[rel] = pending.result() if pending else self._hash_path(rel)
             except OSError as e:
                 if not quiet:
                     self.add("FILE_MISSING", f"cannot be read ({e})", rel)
                 return None
         return self.digests[rel]
+
+    def _hash_path(self, rel: str) -> _Digests:
+        fd = _open_regular(self.root / rel)
+        try:
+            return _hash_fd(fd, self.pool)
+        finally:
+            os.close(fd)
+
+    def reader(self) -> ThreadPoolExecutor:
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="bagcheck-read")
+        return self._reader
 
     def check_payload(self) -> None:
         m256 = self.read_manifest("manifest-sha256.txt", True) or {}
@@ -768,24 +803,35 @@ class _Checker:
         for rel in sorted(set(m256) ^ set(m512)):
             lacks = "manifest-sha512.txt" if rel in m256 else "manifest-sha256.txt"
             self.add("BAG_INVALID", f"does not list {rel}", lacks)
-        for rel in sorted(set(m256) | set(m512)):
+        listed = sorted(set(m256) | set(m512))
+        for rel in listed:
+            if rel not in self.odd and self.files.get(rel, 0) >= _THREADED:
+                self.pending[rel] = self.reader().submit(self._hash_path, rel)
+        for rel in listed:
             if rel in self.odd:
                 continue  # reported as it was found
             if rel not in self.files:
                 self.add("FILE_MISSING", "is listed in the manifests but not in the package", rel)
                 continue
-            got = self.hashed(rel)
-            wrong = [
-                f"SHA-{bits}"
-                for bits, want, have in ((256, m256, 0), (512, m512, 1))
-                if got is not None and rel in want and want[rel] != got[have]
-            ]
-            if wrong:
-                said = " and ".join(wrong) + (" differ" if len(wrong) > 1 else " differs")
-                self.add("FIXITY_MISMATCH", f"its {said} from the manifests", rel)
+            compare = functools.partial(self.compare, rel, m256, m512)
+            if rel in self.pending:
+                self.later(compare)
+            else:
+                compare()
         self.unlisted = set(self.files) - set(m256) - set(m512)
         for rel in sorted(self.unlisted):
             self.add("UNEXPECTED_FILE", "is in data/ but in no manifest", rel)
+
+    def compare(self, rel: str, m256: dict[str, str], m512: dict[str, str]) -> None:
+        got = self.hashed(rel)
+        wrong = [
+            f"SHA-{bits}"
+            for bits, want, have in ((256, m256, 0), (512, m512, 1))
+            if got is not None and rel in want and want[rel] != got[have]
+        ]
+        if wrong:
+            said = " and ".join(wrong) + (" differ" if len(wrong) > 1 else " differs")
+            self.add("FIXITY_MISMATCH", f"its {said} from the manifests", rel)
 
     def check_tag_manifests(self) -> None:
         for name in ("tagmanifest-sha256.txt", "tagmanifest-sha512.txt"):
@@ -993,22 +1039,28 @@ class _Checker:
 
     def check_artefacts(self) -> None:
         prefix = "data/artefacts/"
-        inside = {r[len(prefix) :].partition("/") for r in self.files if r.startswith(prefix)}
-        folders = sorted({art for art, sep, _ in inside if sep})
+        held: dict[str, set[str]] = {}  # the files in each artefact's folder, found once
+        for r in self.files:
+            if r.startswith(prefix):
+                art, sep, _ = r[len(prefix) :].partition("/")
+                if sep:
+                    held.setdefault(art, set()).add(r)
+        folders = sorted(held)
         self.artefacts = len(folders)
         if self.label("Constancia-Artefacts") not in (None, str(len(folders))):
             self.add("BAG_INVALID", "Constancia-Artefacts is not the number held", "bag-info.txt")
         named: set[str] = set()
         for art in folders:
-            named |= self.check_artefact(art, prefix + art)
+            named |= self.check_artefact(art, prefix + art, held[art])
         self.check_unnamed(named)
 
     def check_unnamed(self, named: set[str]) -> None:
         """Payload files the format has no place for: in an artefact's folder, files its
         signed record does not name; elsewhere, anything but custody files and keys."""
         custody = {f"data/custody/{n}" for n in ("events.jsonl", "proofs.jsonl", "checkpoint")}
+        expected = named | custody | self.unlisted
         for rel in sorted(self.files):
-            if not rel.startswith("data/") or rel in named | custody | self.unlisted:
+            if not rel.startswith("data/") or rel in expected:
                 continue
             name = rel[len("data/keys/") :] if rel.startswith("data/keys/") else "/"
             if "/" not in name and (name == "allowed_signers" or name.endswith((".pub", ".pem"))):
@@ -1020,10 +1072,10 @@ class _Checker:
             )
             self.add("UNEXPECTED_FILE", why, rel)
 
-    def check_artefact(self, art: str, folder: str) -> set[str]:
-        """Check one artefact's folder; return the files its record accounts for (all of the
-        folder's files when the record cannot be read: that problem is reported already)."""
-        everything = {f for f in self.files if f.startswith(folder + "/")}
+    def check_artefact(self, art: str, folder: str, everything: set[str]) -> set[str]:
+        """Check one artefact's folder, which holds the files ``everything``; return the files
+        its record accounts for (all of them when the record cannot be read: that problem is
+        reported already)."""
         rel = f"{folder}/record.json"
         if rel not in self.files:
             self.add("RECORD_MISSING", "the artefact has no record.json", rel, art)

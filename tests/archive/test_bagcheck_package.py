@@ -231,3 +231,26 @@ def test_the_exported_samples_pass(package: Path) -> None:
     assert verdict["ok"], verdict["problems"]
     derived = list((package / "data/artefacts").glob("*/derived/*"))
     assert derived and verdict["artefacts"] == 2
+
+
+@pytest.mark.parametrize("damage", ["none", "original", "several"])
+def test_hashing_in_the_background_changes_no_verdict_and_no_order(
+    bag: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    # Large payload files are hashed on a background thread while later steps run, and the
+    # checks that need them are put off; the report must be the one a plain run gives.
+    if damage in ("original", "several"):
+        original = originals(bag)[0]
+        original.write_bytes(original.read_bytes().replace(b"a", b"o", 1))
+    if damage == "several":
+        originals(bag)[1].unlink()
+        records(bag)[0].write_bytes(records(bag)[0].read_bytes() + b" ")
+        (bag / "data" / "extra.txt").write_text("no manifest lists me\n")
+    monkeypatch.setattr(bagcheck, "_THREADED", 1 << 40)  # nothing counts as large
+    plain = bagcheck.check_package(bag, ed25519_verify=sshsig.ed25519_verify)
+    monkeypatch.setattr(bagcheck, "_THREADED", 16)  # every payload file counts as large
+    background = bagcheck.check_package(bag, ed25519_verify=sshsig.ed25519_verify)
+    assert background == plain
+    assert plain["ok"] == (damage == "none")
+    if damage != "none":
+        assert "FIXITY_MISMATCH" in [p["code"] for p in plain["problems"]]
