@@ -135,6 +135,49 @@ def settle() -> None:
     os.sync()
 
 
+#: Files created per probe of :func:`quiet_disk`, the pause between probes, what a create
+#: costs on a quiet file system here (11-25 us measured), and the longest wait: the kernel
+#: skips an inode deleted less than 30 s ago, or 180 s if its inode table block is dirty.
+_PROBE_FILES = 500
+_PROBE_PAUSE_S = 5.0
+_QUIET_CREATE_US = 40.0
+_QUIET_WAIT_S = 200.0
+
+
+def _create_cost(folder: Path) -> float:
+    """Microseconds to create one empty file in a new folder under ``folder``."""
+    probe = Path(tempfile.mkdtemp(prefix="probe-", dir=folder))
+    start = time.perf_counter()
+    for i in range(_PROBE_FILES):
+        os.close(os.open(probe / str(i), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    return (time.perf_counter() - start) / _PROBE_FILES * 1e6
+
+
+def quiet_disk(folder: Path) -> list[float]:
+    """Wait until creating a file in ``folder`` costs what it normally does (or until no
+    deletion before the call can matter any more); the probes' costs in us per file.
+
+    On this machine's ext4 (no journal), a file system that has just deleted many files
+    makes every new inode skip the recently deleted ones (``recently_deleted()`` in the
+    kernel's inode allocator; a fifth of an export's CPU in `perf`): right after a
+    benchmark's cleanup a create cost 205 us, a minute later 21 us, and an export of
+    5,000 files took 4.4 s instead of 2.1 s. The hashing reference creates no file, so
+    measuring then would charge a writer for the previous run's deletions. The probes are
+    left in ``folder`` (deleting them would start the effect again); the caller's scratch
+    folder goes at the end anyway."""
+    os.sync()
+    costs = [_create_cost(folder)]
+    deadline = time.monotonic() + _QUIET_WAIT_S
+    while costs[-1] > _QUIET_CREATE_US and time.monotonic() < deadline:
+        time.sleep(_PROBE_PAUSE_S)
+        costs.append(_create_cost(folder))
+    print(
+        "file creation: " + " -> ".join(f"{c:.0f} us" for c in costs) + " per file",
+        file=sys.stderr,
+    )
+    return costs
+
+
 def warm(path: Path) -> None:
     """Read a file once so it is in the page cache."""
     with open(path, "rb", buffering=0) as f:

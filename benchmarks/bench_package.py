@@ -28,9 +28,11 @@ from _common import (
     bench_env,
     new_archive,
     new_identity,
+    quiet_disk,
     reference_hash,
     run,
     scratch,
+    settle,
     source_dir,
     timed,
     warm,
@@ -75,6 +77,8 @@ def bench(report: Report, quick: bool, keep: bool) -> None:
         originals = sorted((archive / "objects").rglob("original/*"))
         for f in originals:
             warm(f)
+        probes = quiet_disk(tmp)
+        report.sample("package.create_file_us", probes)
         ref: list[float] = []
         exp: list[Run] = []
         copies: list[float] = []
@@ -83,6 +87,7 @@ def bench(report: Report, quick: bool, keep: bool) -> None:
             print(f"{b}: export round {i + 1}/{reps}", file=sys.stderr)
             ref.append(timed(functools.partial(_reference, originals)))
             to = tmp / f"package-{i}"
+            settle()  # the previous round's writes must not be flushed during this one
             exp.append(
                 run(
                     [CONSTANCIA, "export", *ids, "--to", to, "--archive", archive, "-q"],
@@ -91,8 +96,10 @@ def bench(report: Report, quick: bool, keep: bool) -> None:
                 )
             )
             packages.append(to)
+            settle()
             ref.append(timed(functools.partial(_reference, originals)))
             copies.append(timed(functools.partial(_plain_copy, originals, tmp / f"copy-{i}")))
+            settle()
         t_ref = report.sample("package.reference_hash_s", ref)
         t_exp = report.sample("package.export_cli_s", [r.seconds for r in exp])
         t_copy = report.sample("package.plain_copy_s", copies)
