@@ -31,6 +31,7 @@ from _common import (
     bench_env,
     new_archive,
     new_identity,
+    quiet_disk,
     reexec_on_head,
     reference_copy,
     reference_hash,
@@ -176,7 +177,7 @@ def bench_many(report: Report, quick: bool, keep: bool) -> None:
         new_identity(env)
         corpus = tmp / "campo"
         make_testimonies(corpus, count)
-        settle()
+        report.sample("many.create_file_us", quiet_disk(tmp))
         cli: list[Run] = []
         cp: list[float] = []
         archive = tmp / "none"

@@ -29,6 +29,7 @@ from _common import (
     bench_env,
     new_archive,
     new_identity,
+    quiet_disk,
     run,
     scratch,
     settle,
@@ -111,6 +112,7 @@ def main() -> int:
         new_identity(env)
         runs: list[Run] = []
         verifies: list[Run] = []
+        report.sample("import.create_file_us", quiet_disk(tmp))
         for i in range(args.reps):
             print(f"{b}: round {i + 1}/{args.reps}", file=sys.stderr)
             settle()
