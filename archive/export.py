@@ -20,6 +20,7 @@ import functools
 import json
 import os
 import shutil
+import stat
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -303,13 +304,22 @@ class _ArtefactCheck:
             raise self.damaged(
                 f"the original of artefact {art[:16]} differs from its signed record"
             )
+        named = {"record.json", "record.json.sig", original["path"]}
         for name, info in (record.get("derived") or {}).items():
             if isinstance(info, dict) and "path" in info:
+                named.add(str(info["path"]))
                 copied = self.got.get(str(info["path"]))
                 if copied is None or copied.sha256 != info.get("sha256"):
                     raise self.damaged(
                         f"the derived {name} of artefact {art[:16]} differs from its signed record"
                     )
+        unnamed = sorted(set(self.state) - named)
+        if unnamed:
+            # The recipient's check would report it (UNEXPECTED_FILE): never send it.
+            raise self.damaged(
+                f"the inventory of artefact {art[:16]} holds {unnamed[0]}, which its signed "
+                "record does not name"
+            )
         return signer
 
 
@@ -365,7 +375,7 @@ class _Copier:
         """Copy ``src`` to ``rel`` in the package; ``done(digests, bytes if small)``."""
         try:
             self._make_parents(rel)
-            fd = os.open(src, os.O_RDONLY)
+            fd = _open_regular(src)
         except OSError as e:
             raise self._plain(e, failed) from None
         handed = False
@@ -450,6 +460,16 @@ class _Copier:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(f"{self.work}{os.sep}{level}")
                 self._made.add(level)
+
+
+def _open_regular(path: str) -> int:
+    """Open a file of the archive for reading: never through a symbolic link planted in
+    its place (it could bring any file the keeper can read into the package)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    return fd
 
 
 class _Stopped(Exception):

@@ -217,3 +217,51 @@ def test_an_inventory_swapping_the_original_for_another_file_is_refused(
     assert "differs from its signed record" in result.stderr
     assert list(tmp_path.glob("*p*")) == []
     assert "exported" not in run("log", "--archive", archive).stdout
+
+
+def test_a_file_the_signed_record_does_not_name_is_not_exported(
+    run: Run, filled: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    # A file added to the object with a true digest: the recipient's check would report it
+    # (UNEXPECTED_FILE), so export refuses it first.
+    archive, ids = filled
+    obj = Archive.open(archive).object_dir(ids[1])
+    planted = b"a note nobody signed\n"
+    (obj / "v1" / "content" / "notes.txt").write_bytes(planted)
+
+    def edit(inv: dict[str, Any]) -> None:
+        d512 = hashlib.sha512(planted).hexdigest()
+        inv["manifest"][d512] = ["v1/content/notes.txt"]
+        inv["fixity"]["sha256"][hashlib.sha256(planted).hexdigest()] = ["v1/content/notes.txt"]
+        inv["versions"][inv["head"]]["state"][d512] = ["notes.txt"]
+
+    _rewrite_inventory(obj, edit)
+    result = run("export", ids[1], "--to", tmp_path / "p", "--archive", archive)
+    assert result.exit_code == 2, result.output
+    assert "notes.txt, which its signed record does not name" in result.stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_fifo_in_place_of_a_file_is_refused_without_waiting(
+    filled: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    # Opening a FIFO for reading waits for a writer: export must refuse it instead.
+    import subprocess
+    import sys
+
+    archive, ids = filled
+    obj = Archive.open(archive).object_dir(ids[1])
+    (record,) = obj.glob("v*/content/record.json.sig")
+    record.unlink()
+    os.mkfifo(record)
+    argv = [sys.executable, "-m", "constancia", "export", ids[1], "--to", tmp_path / "p"]
+    done = subprocess.run(
+        [*argv, "--archive", archive],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "not a regular file" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "p").exists()
