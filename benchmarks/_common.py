@@ -136,12 +136,13 @@ def settle() -> None:
 
 
 #: Files created per probe of :func:`quiet_disk`, the pause between probes, what a create
-#: costs on a quiet file system here (11-25 us measured), and the longest wait: the kernel
-#: skips an inode deleted less than 30 s ago, or 180 s if its inode table block is dirty.
-_PROBE_FILES = 500
-_PROBE_PAUSE_S = 5.0
+#: costs on a quiet file system here (11-25 us measured), and the longest wait. The kernel
+#: skips an inode deleted less than 30 s ago (180 s if its inode table block is dirty), but
+#: after a cleanup of 100,000 files creates still cost 120-600 us for over 200 s here.
+_PROBE_FILES = 200
+_PROBE_PAUSE_S = 10.0
 _QUIET_CREATE_US = 40.0
-_QUIET_WAIT_S = 200.0
+_QUIET_WAIT_S = 600.0
 
 
 def _create_cost(folder: Path) -> float:
@@ -154,8 +155,8 @@ def _create_cost(folder: Path) -> float:
 
 
 def quiet_disk(folder: Path) -> list[float]:
-    """Wait until creating a file in ``folder`` costs what it normally does (or until no
-    deletion before the call can matter any more); the probes' costs in us per file.
+    """Wait until creating a file in ``folder`` costs what it normally does (at most 10
+    minutes); the probes' costs in us per file.
 
     On this machine's ext4 (no journal), a file system that has just deleted many files
     makes every new inode skip the recently deleted ones (``recently_deleted()`` in the
