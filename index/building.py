@@ -16,7 +16,6 @@ import contextlib
 import multiprocessing
 import os
 import queue
-import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -27,10 +26,9 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import FileIndex
 from whoosh.writing import SegmentWriter
 
-from index.analyzers import WORD_PATTERN
 from index.documents import IndexDoc
 from index.fastpostings import SidecarWriter, sidecar_name
-from index.schema import VOCABULARY_ID, Analyzed, FastText, group_of, value_list
+from index.schema import VOCABULARY_ID, Analyzed, FastText, group_of, value_list, words_of
 
 __all__ = [
     "INDEXNAME",
@@ -55,7 +53,6 @@ BLOCK_POSTINGS = 512
 _BATCH = 100
 #: Documents each process leaves for its last segment when the total is known in advance.
 LAST_SEGMENT = 300
-_WORD = re.compile(WORD_PATTERN)
 
 
 def new_codec() -> Any:
@@ -170,13 +167,20 @@ class _Filler:
 
     def add(self, doc: IndexDoc) -> None:
         fields = fields_of(doc)
-        for part in fields[f"body_{group_of(doc.language)}"]:
-            self.vocabulary.update(_WORD.findall(part))
+        schema = self.writer.schema
+        # The body's words make the vocabulary and the body's postings: tokenized once.
+        body = f"body_{group_of(doc.language)}"
+        words = words_of(fields[body])
+        for part in words:
+            self.vocabulary.update(part)
+        fields[body] = Analyzed(list(schema[body].index_words(words)))
         if self.sidecar is not None:
-            schema = self.writer.schema
             docnum = self.writer.docnum
             for name in self.sidecar.fields.intersection(fields):
-                items = list(schema[name].index(fields[name]))
+                value = fields[name]
+                items = (
+                    value.items if isinstance(value, Analyzed) else list(schema[name].index(value))
+                )
                 self.sidecar.add(name, docnum, items)
                 fields[name] = Analyzed(items)
         self.writer.add_document(**fields)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from artefacts.edtf import EdtfError, date_interval
+from artefacts.language import guess_language
 
 __all__ = ["IndexDoc", "doc_from_record"]
 
@@ -79,9 +80,14 @@ def doc_from_record(record: Mapping[str, Any], text: str) -> IndexDoc:
         except EdtfError:
             start = end = None
     # Declared in the sidecar, else guessed from the text at ingest (so that undeclared Spanish
-    # or English text is still stemmed).
+    # or English text is still stemmed). Ingest guesses only when none is declared, so a
+    # revision that removed the declared language leaves no guess: guess now.
     derived_text = (record.get("derived") or {}).get("text") or {}
-    language = _text(meta.get("language")) or _text(derived_text.get("language_guess")) or None
+    language = (
+        _text(meta.get("language"))
+        or _text(derived_text.get("language_guess"))
+        or (guess_language(text) if isinstance(text, str) and text else None)
+    )
     return IndexDoc(
         id=str(record["id"]),
         sha256=_text(original.get("sha256")),

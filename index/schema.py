@@ -54,6 +54,7 @@ __all__ = [
     "build_schema",
     "group_of",
     "value_list",
+    "words_of",
 ]
 
 #: Analysis groups: a document's text goes into the copies of its group's fields.
@@ -130,7 +131,12 @@ class FastText(FieldType):  # type: ignore[misc]
             yield from value.items
             return
         parts: Sequence[str] = (value,) if isinstance(value, str) else value
-        words = [_WORD.findall(p) for p in parts]
+        yield from self.index_words(words_of(parts))
+
+    def index_words(
+        self, words: Sequence[Sequence[str]]
+    ) -> Iterator[tuple[bytes, int, float, bytes]]:
+        """What :meth:`index` gives for parts whose words (:func:`words_of`) are known."""
         terms = self.terms_of(itertools.chain.from_iterable(words))
         positions: dict[str, list[int]] = {}
         pos = -1
@@ -157,6 +163,11 @@ class FastText(FieldType):  # type: ignore[misc]
             for term, poslist in positions.items():
                 n = len(poslist)
                 yield term.encode("utf-8"), n, float(n), _pack_uint(n)
+
+
+def words_of(parts: Iterable[str]) -> list[list[str]]:
+    """The words of each part, as every FastText field tokenizes them."""
+    return [_WORD.findall(p) for p in parts]
 
 
 class Analyzed:

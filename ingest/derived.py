@@ -48,11 +48,15 @@ def write_derived(
     *,
     transcript: Path | None = None,
     ocr: bool = True,
+    guess_language: bool = True,
 ) -> Derived:
     """Extract from ``original`` (already inside ``content_dir``) and write the derived files
-    beside it. Extraction problems are recorded in ``info``, never raised."""
+    beside it. Extraction problems are recorded in ``info``, never raised. The text's
+    language is guessed only if ``guess_language`` (the metadata declares none)."""
     out = Derived()
-    extracted = extract_text(original, media_type, transcript=transcript, ocr=ocr)
+    extracted = extract_text(
+        original, media_type, transcript=transcript, ocr=ocr, guess=guess_language
+    )
     text_info: dict[str, Any] = {"method": extracted.method, "ocr": extracted.ocr}
     if extracted.ocr_reason:
         text_info["ocr_reason"] = extracted.ocr_reason

@@ -248,7 +248,14 @@ class _Run:
         media_type = detect_media_type(content, head)
         technical = extract_technical(content, media_type)
         derived = write_derived(
-            folder / "v1" / "content", content, media_type, transcript=cand.transcript, ocr=self.ocr
+            folder / "v1" / "content",
+            content,
+            media_type,
+            transcript=cand.transcript,
+            ocr=self.ocr,
+            # A declared language is the one the index uses: guessing it would cost a tenth
+            # of the ingest of a small text (a regex pass over every word).
+            guess_language=not meta.get("language"),
         )
         ident = self.signer.identity
         now = utc_now()

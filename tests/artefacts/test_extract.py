@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,27 @@ def test_markdown_is_kept_as_written(tmp_path: Path) -> None:
 def test_normalisation() -> None:
     raw = "Cafe\u0301\x00 ok\r\nline\x07 two  \r\n\r\n\r\n\n\tend\x0cpage\u2028x\x1b"
     assert normalise_text(raw) == "Café ok\nline two\n\n\tend\npage\nx"
+
+
+def _normalise_every_pass(text: str) -> str:
+    """normalise_text as specified, every pass run whatever the text holds."""
+    text = re.sub(r"\r\n?|[\x0b\x0c\x85\u2028\u2029]", "\n", text)
+    text = re.sub(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufeff\ufffe\uffff\ud800-\udfff]", "", text)
+    text = unicodedata.normalize("NFC", text)
+    text = re.sub(r"[ \t]+\n", "\n", text + "\n")
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+#: The characters the passes look for, often, among ordinary ones.
+_AWKWARD = st.text(
+    alphabet=st.sampled_from(list("ab \t\n\r\x0b\x0c\x85\u2028\u2029\x00\x07\ufeffe\u0301ñ")),
+    max_size=60,
+)
+
+
+@given(st.one_of(_AWKWARD, st.text(max_size=60)))
+def test_normalisation_skips_only_passes_that_cannot_match(text: str) -> None:
+    assert normalise_text(text) == _normalise_every_pass(text)
 
 
 def test_html_drops_scripts_decodes_entities_and_breaks_blocks(tmp_path: Path) -> None:

@@ -90,3 +90,14 @@ def test_a_malformed_value_is_dropped_not_fatal() -> None:
     assert (doc.date_start, doc.date_end, doc.date) == (None, None, "197X")
     assert doc.people == ("Rosa",)
     assert doc.tags == ("uno",)
+
+
+def test_language_guessed_from_the_text_when_neither_declared_nor_recorded() -> None:
+    spanish = (
+        "Los detenidos fueron llevados al estadio por la noche y nadie supo de ellos durante"
+        " meses; la familia los buscó en la comisaría y en el cuartel."
+    )
+    assert doc_from_record(record({"title": "Sin idioma"}), spanish).language == "es"
+    assert doc_from_record(record({"title": "Sin idioma"}), "").language is None
+    declared = record({"title": "Declarada", "language": "en"})
+    assert doc_from_record(declared, spanish).language == "en"

@@ -118,3 +118,25 @@ def test_archive_found_from_environment_and_from_inside(run, archive, make_files
     assert run("ingest", src, env={"CONSTANCIA_ARCHIVE": str(archive)}).exit_code == 0
     monkeypatch.chdir(archive / "objects")
     assert run("verify").exit_code == 0
+
+
+def test_language_guessed_only_where_none_is_declared(run, archive, make_files):
+    text = (
+        "Los detenidos fueron llevados al estadio por la noche y nadie supo de ellos durante"
+        " meses; la familia los buscó en la comisaría y en el cuartel."
+    )
+    src = make_files(
+        {"a.txt": text, "a.txt.yaml": "title: Declarada\nlanguage: es\n", "b.txt": text + " Fin."}
+    )
+    lines = json_lines(run("ingest", src, "--archive", archive, "--json").stdout)
+    ids = {Path(x["source"]).name: x["id"] for x in lines}
+
+    def text_info(name: str) -> dict[str, object]:
+        shown = run("show", ids[name][:12], "--archive", archive, "--json").stdout
+        return json.loads(shown)["record"]["derived"]["text"]
+
+    assert "language_guess" not in text_info("a.txt")
+    assert text_info("b.txt")["language_guess"] == "es"
+    # Both are stemmed as Spanish: another inflection finds both.
+    found = run("search", "detenida", "--archive", archive, "--json").stdout
+    assert {h["id"] for h in json_lines(found) if "id" in h} == set(ids.values())
