@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -160,7 +162,12 @@ def _start_workers(
     # Forked workers start at once and need no re-import; no thread of ours may be running
     # when they are made, so the hashing threads are stopped first.
     hashing.shutdown_pool()
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
     # Many small chunks: the processes finish together (a chunk is a tenth of a second).
     n = workers * 16
     items = tops if tops is not None else wanted
@@ -168,6 +175,22 @@ def _start_workers(
     listing = tops is not None
     futures = [pool.submit(_check_chunk, archive.root, c, keys, listing) for c in chunks]
     return _Workers(pool, futures)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker process: end when ``parent`` is gone. A forked worker holds the write end of
+    its own job queue, so a killed parent never shows as end of file: it would wait forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="constancia-parent-watch", daemon=True).start()
+
+
+#: Seconds between a worker's checks that its parent still runs.
+_PARENT_POLL = 0.5
 
 
 def _check_chunk(
