@@ -9,7 +9,6 @@ path rules accept; the original name itself is kept in the signed record, not he
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import unicodedata
@@ -17,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from archive.fsutil import fsync_dir, write_atomic
+from artefacts.json_text import indented_json
 from constancia.errors import StorageError
 
 ROOT_NAMASTE = "0=ocfl_1.1"
@@ -133,7 +133,7 @@ def safe_logical_name(name: str) -> str:
 
 def json_bytes(value: object) -> bytes:
     """Our JSON files' bytes: sorted keys, 2-space indent, UTF-8, a final newline."""
-    return (json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+    return (indented_json(value) + "\n").encode()
 
 
 def init_storage_root(root: Path) -> None:

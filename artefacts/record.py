@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from artefacts.json_text import indented_json
 from constancia.errors import FormatError
 
 RECORD_FORMAT = "constancia-record/1"
@@ -71,7 +72,7 @@ def build_record(
 
 def record_bytes(record: Mapping[str, Any]) -> bytes:
     """The stored form: sorted keys, indented for people, UTF-8, one trailing newline."""
-    return (json.dumps(record, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+    return (indented_json(record) + "\n").encode()
 
 
 def parse_record(data: bytes) -> dict[str, Any]:

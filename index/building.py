@@ -51,6 +51,12 @@ LIMIT_MB = 512
 #: each with its own header, decompression and unpickling.
 BLOCK_POSTINGS = 512
 _BATCH = 100
+#: Build processes yield the CPU to the run that feeds them (an ingest is the critical path:
+#: three busy processes on two cores halved its share while a segment was written), and
+#: catch up when it waits on the disk.
+WORKER_NICENESS = 5
+#: Batches queued per worker, at most.
+_QUEUED_BATCHES = 12
 #: Documents each process leaves for its last segment when the total is known in advance.
 LAST_SEGMENT = 300
 
@@ -285,6 +291,8 @@ def _worker(
     documents, or (with a ``loader``) what the loader turns into one (None: nothing to add).
     A segment is also written when the process has handled ``flush_at`` items (if > 0), so
     that the last one, written after the caller's last batch, is small."""
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     try:
         ix = _open(folder)
         segments: list[Any] = []
@@ -366,7 +374,9 @@ class ParallelBuild:
         self.sent = 0
         # spawn: safe whatever threads the parent runs, and the same on every platform.
         ctx = multiprocessing.get_context("spawn")
-        self._jobs: Any = ctx.Queue(maxsize=workers * 4)
+        # Deep enough to take what a run sends while every worker writes a segment (~3 s):
+        # a shallow queue stopped the run then. At most ~15 MB of documents wait in it.
+        self._jobs: Any = ctx.Queue(maxsize=workers * _QUEUED_BATCHES)
         self._results: Any = ctx.Queue()
         # When the count is known, each process writes a segment shortly before its share
         # ends: what is left to write once the caller has sent its last batch stays small.
