@@ -47,16 +47,46 @@ _SAFE_INT = 2**53
 def _plain(value: Any) -> bool:
     """True if the standard library writes ``value`` exactly as RFC 8785 does: no floats
     (RFC 8785 formats numbers as ECMAScript does), no integers beyond 2^53, and no object
-    key outside the Basic Multilingual Plane (RFC 8785 sorts keys by UTF-16 code units)."""
+    key outside the Basic Multilingual Plane (RFC 8785 sorts keys by UTF-16 code units).
+
+    A walk without recursion over the exact JSON types (an event's details are checked on
+    every append); any other type, a subclass say, is judged by :func:`_plain_typed`."""
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        v = pop()
+        t = type(v)
+        if t is str or v is None or t is bool:
+            continue
+        if t is dict:
+            for k in v:
+                if type(k) is not str or (k and not k.isascii() and max(k) > _BMP_LAST):
+                    return False
+            extend(v.values())
+        elif t is list:
+            extend(v)
+        elif t is int:
+            if not -_SAFE_INT < v < _SAFE_INT:
+                return False
+        elif not _plain_typed(v):
+            return False
+    return True
+
+
+_BMP_LAST = "\uffff"
+
+
+def _plain_typed(value: Any) -> bool:
+    """:func:`_plain` by isinstance, for values of other types than the exact JSON ones."""
     if isinstance(value, str) or value is None or isinstance(value, bool):
         return True
     if isinstance(value, int):
         return -_SAFE_INT < value < _SAFE_INT
     if isinstance(value, list):
-        return all(_plain(v) for v in value)
+        return all(_plain_typed(v) for v in value)
     if isinstance(value, dict):
         return all(
-            isinstance(k, str) and all(ord(c) < 0x10000 for c in k) and _plain(v)
+            isinstance(k, str) and all(ord(c) < 0x10000 for c in k) and _plain_typed(v)
             for k, v in value.items()
         )
     return False
@@ -76,6 +106,27 @@ def canonical(value: Any) -> bytes:
 def signing_payload(event: Mapping[str, Any]) -> bytes:
     """The bytes an event's signature covers: the canonical event without ``sig``."""
     return canonical({k: v for k, v in event.items() if k != "sig"})
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}\Z")
+
+
+def signed_line(payload: bytes, event: Mapping[str, Any]) -> bytes:
+    """``canonical(event)`` made from ``payload``, its signing payload, without encoding the
+    event again. With exactly the event fields, "time" is the last key and "sig" sorts just
+    before it, so the line is the payload with ``,"sig":"..."`` put in before ``,"time":``
+    (a base64 signature needs no escaping). Anything else is encoded whole."""
+    time, sig = event.get("time"), event.get("sig")
+    if (
+        isinstance(time, str)
+        and isinstance(sig, str)
+        and _BASE64.match(sig)
+        and set(event) == set(EVENT_FIELDS)
+    ):
+        tail = b',"time":' + json.dumps(time, ensure_ascii=False).encode("utf-8") + b"}"
+        if payload.endswith(tail):
+            return b"".join((payload[: -len(tail)], b',"sig":"', sig.encode("ascii"), b'"', tail))
+    return canonical(event)
 
 
 @dataclass(frozen=True)
@@ -247,9 +298,10 @@ class LogWriter:
             "seq": self.next_seq,
             "time": time or utc_now(),
         }
-        blob = signer.sign_sshsig_blob(signing_payload(event), EVENT_NAMESPACE)
+        payload = signing_payload(event)
+        blob = signer.sign_sshsig_blob(payload, EVENT_NAMESPACE)
         event["sig"] = base64.b64encode(blob).decode("ascii")
-        line = canonical(event)
+        line = signed_line(payload, event)
         self._pending.append(line)
         self.tree.append(line)
         self.next_seq += 1

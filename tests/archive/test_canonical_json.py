@@ -52,3 +52,61 @@ def test_lines_with_floats_constants_or_large_numbers_take_the_full_check() -> N
     for bad in ("NaN", "Infinity", "1E5", "1.50", "9007199254740993"):
         with pytest.raises(FormatError):
             parse_event((base % bad).encode())
+
+
+event_details = st.dictionaries(st.text(max_size=6), json_values, max_size=4)
+
+
+@settings(max_examples=300)
+@given(
+    details=event_details,
+    time=st.text(max_size=30),
+    sig=st.text(max_size=12) | st.from_regex(r"[A-Za-z0-9+/]{0,40}={0,2}", fullmatch=True),
+    artefact=st.none() | st.text(max_size=8),
+)
+def test_signed_line_is_the_canonical_event(details, time, sig, artefact):
+    """LogWriter.add makes each line from the signing payload; it must be byte for byte the
+    canonical form of the whole event, whatever the details, time and signature hold."""
+    from archive.custody_log import signed_line, signing_payload
+
+    event = {
+        "action": "import",
+        "actor": {"key": "SHA256:abc", "name": "Ana Pérez"},
+        "artefact": artefact,
+        "details": details,
+        "seq": 7,
+        "time": time,
+        "sig": sig,
+    }
+    try:
+        expected = rfc8785.dumps(event)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError):
+        return
+    assert signed_line(signing_payload(event), event) == expected
+
+
+def test_signed_line_of_an_event_with_other_keys_is_encoded_whole():
+    from archive.custody_log import signed_line, signing_payload
+
+    event = {"action": "x", "seq": 1, "sig": "AAAA", "time": "t", "zzz": 1}
+    assert signed_line(signing_payload(event), event) == rfc8785.dumps(event)
+
+
+def test_values_the_fast_path_must_leave_to_rfc8785():
+    # Nested keys outside the BMP, integers at 2^53 and floats deep in lists, and subclasses.
+    from enum import IntEnum
+
+    class Level(IntEnum):
+        HIGH = 3
+
+    for value in (
+        {"a": [{"\U0001f600": 1, "\ufb01": 2}]},
+        {"a": [1, {"b": [0.5]}]},
+        {"a": Level.HIGH, "b": [True, None, -(2**53) + 1]},
+    ):
+        assert canonical(value) == rfc8785.dumps(value)
+    # Not written as the standard library would: refused, however deep.
+    import pytest
+
+    with pytest.raises(rfc8785.CanonicalizationError):
+        canonical({"a": [1, [2, [2**53]]]})
