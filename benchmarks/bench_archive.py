@@ -31,6 +31,7 @@ from _common import (
     bench_env,
     new_archive,
     new_identity,
+    python_probe,
     quiet_disk,
     reexec_on_head,
     reference_copy,
@@ -180,19 +181,25 @@ def bench_many(report: Report, quick: bool, keep: bool) -> None:
         report.sample("many.create_file_us", quiet_disk(tmp))
         cli: list[Run] = []
         cp: list[float] = []
+        probes: list[float] = []
         archive = tmp / "none"
         for i in range(reps):
             print(f"{b}: ingest round {i + 1}/{reps}", file=sys.stderr)
             cp.append(_copy_tree(corpus, tmp / f"cp-{i}"))
             archive = new_archive(tmp / f"archive-{i}", env)
             settle()
+            probes.append(python_probe())
             cli.append(_ingest_cli(archive, [corpus], env, count))
+            probes.append(python_probe())
         t_cli = report.sample("many.ingest_cli_s", [r.seconds for r in cli])
         t_cp = report.sample("many.cp_r_sync_s", cp)
         rss = max((r.max_rss_bytes or 0) / MB for r in cli)
         report.add(Row(b, "reference: cp -r + sync (files with sidecars)", count / t_cp, "files/s"))
         report.add(Row(b, "ingest CLI rate", count / t_cli, "files/s", 300, note=_cpu(cli)))
         report.add(Row(b, "ingest CLI peak memory (max RSS)", rss, "MB"))
+        probe = report.sample("many.python_probe_s", probes)
+        spread = f"{min(probes):.2f}-{max(probes):.2f} s"
+        report.add(Row(b, "machine speed: python_probe()", probe, "s", note=spread))
 
         objects = archive / "objects"
         opened = Archive.open(archive)

@@ -29,6 +29,7 @@ from _common import (
     bench_env,
     new_archive,
     new_identity,
+    python_probe,
     quiet_disk,
     run,
     scratch,
@@ -112,6 +113,7 @@ def main() -> int:
         new_identity(env)
         runs: list[Run] = []
         verifies: list[Run] = []
+        probes: list[float] = []
         report.sample("import.create_file_us", quiet_disk(tmp))
         for i in range(args.reps):
             print(f"{b}: round {i + 1}/{args.reps}", file=sys.stderr)
@@ -119,13 +121,18 @@ def main() -> int:
             verifies.append(run([CONSTANCIA, "verify", "--archive", field, "--json"], field_env))
             archive = new_archive(tmp / f"archive-{i}", env)
             settle()
+            probes.append(python_probe())
             runs.append(_import(field, archive, env, args.count))
+            probes.append(python_probe())
         t = report.sample("import.cli_s", [r.seconds for r in runs])
         tv = report.sample("import.source_verify_s", [r.seconds for r in verifies])
         user, system = min(r.user for r in runs), min(r.system for r in runs)
         cpu = f"CPU {user:.1f} s user + {system:.1f} s kernel"
         report.add(Row(b, "import CLI rate", args.count / t, "artefacts/s", 300, note=cpu))
         report.add(Row(b, "import CLI wall time", t, "s"))
+        probe = report.sample("import.python_probe_s", probes)
+        spread = f"{min(probes):.2f}-{max(probes):.2f} s"
+        report.add(Row(b, "machine speed: python_probe()", probe, "s", note=spread))
         report.add(Row(b, "verify of the source alone (part of the import)", tv, "s"))
         rss = max((r.max_rss_bytes or 0) / 1e6 for r in runs)
         report.add(Row(b, "import CLI peak memory (max RSS)", rss, "MB"))

@@ -110,3 +110,31 @@ def test_verify_re_proves_the_kept_source_history(run, archive, field):
     kept.write_bytes(kept.read_bytes().replace(b"Bruno", b"Brunx", 1))
     report = json.loads(run("verify", "--archive", archive, "--json").stdout)
     assert {p["code"] for p in report["problems"]} == {"SOURCE_HISTORY_INVALID"}
+
+
+def test_the_first_batch_is_committed_early_and_every_batch_reaches_the_index(
+    run, archive, field, home, monkeypatch
+):
+    """The index is fed each batch once it is committed, so the first batch is small; the
+    batches together still bring in every artefact, and the archive verifies."""
+    import archive.importing as importing
+    from archive.identity import unlock
+    from archive.import_source import plan_source
+    from archive.store import Archive
+    from tests.conftest import PASSPHRASE
+
+    monkeypatch.setattr(importing, "FIRST_BATCH_FILES", 1)
+    monkeypatch.setattr(importing, "BATCH_FILES", 2)
+    target = Archive.open(archive)
+    signer = unlock(PASSPHRASE, home)
+    commits: list[list[str]] = []
+    with target.lock():
+        report = importing.write_import(
+            target, signer, plan_source(field), on_commit=lambda new, _: commits.append(new)
+        )
+    assert [len(c) for c in commits] == [1, 2]
+    assert sorted(a for c in commits for a in c) == sorted(
+        o.id for o in report.outcomes if o.status == "new"
+    )
+    verdict = json.loads(run("verify", "--archive", archive, "--json").stdout)
+    assert verdict["ok"] and verdict["artefacts"] == 3, verdict
