@@ -48,48 +48,26 @@ def _plain(value: Any) -> bool:
     """True if the standard library writes ``value`` exactly as RFC 8785 does: no floats
     (RFC 8785 formats numbers as ECMAScript does), no integers beyond 2^53, and no object
     key outside the Basic Multilingual Plane (RFC 8785 sorts keys by UTF-16 code units).
-
-    A walk without recursion over the exact JSON types (an event's details are checked on
-    every append); any other type, a subclass say, is judged by :func:`_plain_typed`."""
+    A walk without recursion: an event's details are checked on every append."""
     stack = [value]
     pop, extend = stack.pop, stack.extend
     while stack:
         v = pop()
-        t = type(v)
-        if t is str or v is None or t is bool:
+        if v is None or isinstance(v, str | bool):
             continue
-        if t is dict:
-            for k in v:
-                if type(k) is not str or (k and not k.isascii() and max(k) > _BMP_LAST):
-                    return False
-            extend(v.values())
-        elif t is list:
-            extend(v)
-        elif t is int:
+        if isinstance(v, int):
             if not -_SAFE_INT < v < _SAFE_INT:
                 return False
-        elif not _plain_typed(v):
+        elif isinstance(v, list):
+            extend(v)
+        elif isinstance(v, dict):
+            for k in v:
+                if not isinstance(k, str) or (not k.isascii() and max(k) > "\uffff"):
+                    return False
+            extend(v.values())
+        else:
             return False
     return True
-
-
-_BMP_LAST = "\uffff"
-
-
-def _plain_typed(value: Any) -> bool:
-    """:func:`_plain` by isinstance, for values of other types than the exact JSON ones."""
-    if isinstance(value, str) or value is None or isinstance(value, bool):
-        return True
-    if isinstance(value, int):
-        return -_SAFE_INT < value < _SAFE_INT
-    if isinstance(value, list):
-        return all(_plain_typed(v) for v in value)
-    if isinstance(value, dict):
-        return all(
-            isinstance(k, str) and all(ord(c) < 0x10000 for c in k) and _plain_typed(v)
-            for k, v in value.items()
-        )
-    return False
 
 
 def canonical(value: Any) -> bytes:

@@ -294,9 +294,6 @@ class _Lengths:
 
         return length
 
-    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
-        return self.of_field(fieldname)(docnum) if docnum < self._count else default
-
 
 def _no_length(docnum: int) -> int:
     return 0
